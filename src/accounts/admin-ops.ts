@@ -1,0 +1,88 @@
+// Operator actions on any account: refills and adjustments, status, listing.
+import type { Ctx } from '../context.js';
+import type { Account, Role } from '../db/schema.js';
+import { inTx } from '../db/tx.js';
+import { badRequest, notFound } from '../errors.js';
+import { post } from '../ledger/ledger.js';
+import { formatMoney, microsFromDb } from '../money.js';
+import { bool, money, optionalString, paging, requiredString } from '../util/input.js';
+import { formatLocal, nowIso } from '../util/time.js';
+
+export function accountView(a: Account) {
+  return {
+    id: Number(a.id),
+    login: a.login,
+    role: a.role,
+    parent_id: a.parent_id === null ? null : Number(a.parent_id),
+    plan_id: a.plan_id === null ? null : Number(a.plan_id),
+    retail_plan_id: a.retail_plan_id === null ? null : Number(a.retail_plan_id),
+    balance: formatMoney(microsFromDb(a.balance_micros), 4),
+    credit_limit: formatMoney(microsFromDb(a.credit_limit_micros), 4),
+    postpaid: a.postpaid,
+    active: a.active,
+    markup_percent: a.markup_micro_percent === null ? null : formatMoney(microsFromDb(a.markup_micro_percent), 2),
+    name: a.name,
+    email: a.email,
+    created_at: formatLocal(a.created_at),
+  };
+}
+
+async function byLogin(db: Ctx['db'], login: unknown): Promise<Account> {
+  const l = requiredString(login, 'login', 64);
+  const a = await db.selectFrom('accounts').selectAll().where('login', '=', l).executeTakeFirst();
+  if (!a) throw notFound('Account');
+  return a;
+}
+
+/** Credits (positive) or corrects (negative, never below zero) a balance by a ledger posting. */
+export async function refill(ctx: Ctx, input: { login?: unknown; amount?: unknown; description?: unknown }) {
+  const amount = money(input.amount, 'amount', { min: -(10n ** 18n) });
+  if (amount === 0n) throw badRequest('amount', 'must not be 0');
+  const description = optionalString(input.description, 'description', 255);
+  return inTx(ctx.db, async (trx) => {
+    const account = await byLogin(trx, input.login);
+    if (account.role === 'admin' || account.role === 'switch') throw badRequest('login', 'has no balance');
+    const p = await post(trx, {
+      accountId: account.id, amountMicros: amount, kind: amount > 0n ? 'refill' : 'adjustment',
+      refType: 'admin', description: description ?? (amount > 0n ? 'Refill' : 'Adjustment'), requireFunds: amount < 0n,
+    });
+    return { login: account.login, amount: formatMoney(amount, 4), balance: formatMoney(p.balanceAfterMicros, 4), posting_id: p.postingId };
+  });
+}
+
+export async function setAccountStatus(ctx: Ctx, input: { login?: unknown; active?: unknown }) {
+  const active = bool(input.active, 'active');
+  return inTx(ctx.db, async (trx) => {
+    const account = await byLogin(trx, input.login);
+    if (account.role === 'admin') throw badRequest('login', 'the admin account cannot be deactivated');
+    await trx.updateTable('accounts').set({ active: active ? 1 : 0, updated_at: nowIso() }).where('id', '=', account.id).execute();
+    // SIP endpoints stay projected; authorization refuses calls of inactive accounts.
+    return { login: account.login, active: active ? 1 : 0 };
+  });
+}
+
+const ROLES: Role[] = ['admin', 'reseller', 'client', 'switch'];
+
+export async function listAccounts(ctx: Ctx, query: { role?: unknown; limit?: unknown; offset?: unknown }) {
+  const { limit, offset } = paging(query);
+  let role: Role | undefined;
+  if (query.role !== undefined && query.role !== '') {
+    if (!ROLES.includes(query.role as Role)) throw badRequest('role', `must be one of ${ROLES.join(', ')}`);
+    role = query.role as Role;
+  }
+  let base = ctx.db.selectFrom('accounts');
+  if (role) base = base.where('role', '=', role);
+  const total = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const rows = await base.selectAll().orderBy('id').limit(limit).offset(offset).execute();
+  return { total: Number(total.n), limit, offset, accounts: rows.map(accountView) };
+}
+
+export async function getAccount(ctx: Ctx, login: unknown) {
+  const account = await byLogin(ctx.db, login);
+  const keys = await ctx.db.selectFrom('api_keys').select(['key_prefix', 'label', 'created_at', 'revoked_at'])
+    .where('account_id', '=', account.id).orderBy('id').execute();
+  return {
+    account: accountView(account),
+    api_keys: keys.map((k) => ({ prefix: k.key_prefix, label: k.label, created_at: formatLocal(k.created_at), revoked: k.revoked_at !== null })),
+  };
+}

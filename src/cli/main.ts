@@ -1,0 +1,95 @@
+// `ledgerline` CLI: the Admin API's operations plus serve, migrate and verify-ledger,
+// on the database that DATABASE_URL names.
+import { parseArgs } from 'node:util';
+import type { Actor } from '../accounts/actor.js';
+import { loadConfig } from '../config.js';
+import { AppError } from '../errors.js';
+import { adminApi } from '../http/admin-api.js';
+import { createLogger, openContext } from '../server.js';
+import { nowIso } from '../util/time.js';
+
+const HELP = `ledgerline <command> [--field value ...]
+
+  serve                     run the server (same as npm start)
+  migrate                   apply database migrations
+  verify-ledger             check balance = sum(postings) for every account (exit 1 on mismatch)
+${adminApi.endpoints.map((e) => `  ${e.name.padEnd(26)}${e.summary}`).join('\n')}
+
+Fields are the Admin API's, with dashes or underscores: --plan-id 1 --login alice.
+JSON values (arrays, objects) are parsed: --rates '[{"prefix":"44","destination":"UK","rate":"0.02"}]'.
+DATABASE_URL chooses the database (default sqlite:./data/ledgerline.db).`;
+
+function fieldsFrom(args: string[]): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith('--')) throw new AppError(400, 'USAGE', `unexpected argument "${arg}"; fields are --name value`);
+    const [rawKey, inline] = arg.slice(2).split(/=(.*)/s, 2);
+    const key = rawKey.replace(/-/g, '_');
+    let value: unknown = inline ?? args[++i];
+    if (value === undefined) throw new AppError(400, 'USAGE', `--${rawKey} needs a value`);
+    if (typeof value === 'string' && /^[[{]/.test(value)) {
+      try { value = JSON.parse(value); } catch { throw new AppError(400, 'USAGE', `--${rawKey}: not valid JSON`); }
+    } else if (value === 'true' || value === 'false') {
+      value = value === 'true';
+    }
+    fields[key] = value;
+  }
+  return fields;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args: argv.slice(0, 1), allowPositionals: true, strict: false });
+  const command = positionals[0];
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(HELP + '\n');
+    return command ? 0 : 2;
+  }
+  if (command === 'serve') {
+    await import('../main.js');
+    return -1;
+  }
+  const config = loadConfig();
+  const log = createLogger({ ...config, logLevel: process.env.LOG_LEVEL ?? 'warn' });
+  const endpoint = adminApi.endpoints.find((e) => e.name === command);
+  if (!endpoint && command !== 'migrate') {
+    process.stderr.write(`ledgerline: unknown command "${command}"\n\n${HELP}\n`);
+    return 2;
+  }
+  const { ctx, handle } = await openContext(config, log);
+  try {
+    if (command === 'migrate') {
+      process.stdout.write('migrations applied\n');
+      return 0;
+    }
+    const admin = await ctx.db.selectFrom('accounts').selectAll().where('role', '=', 'admin').executeTakeFirst();
+    if (!admin) throw new AppError(409, 'NO_ADMIN', 'No admin account yet: start the server once (npm start) to create it');
+    const actor: Actor = { id: admin.id, login: admin.login, role: 'admin', parentId: null, active: true, ownActive: true };
+    const input = fieldsFrom(argv.slice(1));
+    const result = await endpoint!.handler(ctx, actor, input, { ip: 'cli' });
+    if (endpoint!.method !== 'GET') {
+      await ctx.db.insertInto('audit_log').values({
+        actor_id: admin.id, actor_login: admin.login, actor_role: 'admin', api: 'cli', endpoint: command,
+        method: 'CLI', ip: null, status_code: 200, error_code: null, created_at: nowIso(),
+      }).execute();
+    }
+    process.stdout.write(JSON.stringify({ success: true, ...result }, null, 2) + '\n');
+    if (command === 'verify-ledger' && result.ok_ledger !== true) return 1;
+    return 0;
+  } finally {
+    await handle.close();
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => { if (code >= 0) process.exitCode = code; },
+  (err) => {
+    if (err instanceof AppError) {
+      process.stderr.write(`ledgerline: ${err.message} (${err.code})\n`);
+      process.exitCode = err.status === 400 ? 2 : 1;
+    } else {
+      process.stderr.write(`ledgerline: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

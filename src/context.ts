@@ -1,0 +1,18 @@
+import type { Logger } from 'pino';
+import type { AttemptLimiter } from './accounts/attempt-limiter.js';
+import type { SecretBox } from './accounts/credentials.js';
+import type { Config } from './config.js';
+import type { Db, Dialect, Trx } from './db/connect.js';
+
+/** What every service function is given: storage, configuration and shared helpers. */
+export interface Ctx {
+  db: Db | Trx;
+  dialect: Dialect;
+  config: Config;
+  secrets: SecretBox;
+  log: Logger;
+  limiter: AttemptLimiter;
+}
+
+/** The same context bound to an open transaction. */
+export const withTrx = (ctx: Ctx, trx: Trx): Ctx => ({ ...ctx, db: trx });

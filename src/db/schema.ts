@@ -1,0 +1,255 @@
+// Table types for Kysely. Money columns hold integer micro-units (see money.ts).
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** A money column: read as a number (exact below 2^53 micros), written as bigint or number. */
+export type MoneyColumn = ColumnType<number, bigint | number, bigint | number>;
+type Id = Generated<number>;
+
+export type Role = 'admin' | 'reseller' | 'client' | 'switch';
+
+export interface AccountsTable {
+  id: Id;
+  login: string;
+  role: Role;
+  /** The reseller of a reseller client; null for the admin's direct clients and for non-clients. */
+  parent_id: number | null;
+  plan_id: number | null;
+  balance_micros: MoneyColumn;
+  credit_limit_micros: MoneyColumn;
+  postpaid: number;
+  active: number;
+  password_hash: string | null;
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  language: string | null;
+  /** Resellers: markup of the retail plan over wholesale, in micro-percent (20% = 20000000). */
+  markup_micro_percent: MoneyColumn | null;
+  /** Resellers: the retail plan derived from their wholesale plan. */
+  retail_plan_id: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApiKeysTable {
+  id: Id;
+  account_id: number;
+  key_hash: string;
+  key_prefix: string;
+  label: string | null;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface PlansTable {
+  id: Id;
+  /** null: the admin's (wholesale or direct-client) plan; else the reseller that owns it. */
+  owner_id: number | null;
+  name: string;
+  signup: number;
+  initial_credit_micros: MoneyColumn;
+  selectable: number;
+  tariff_limit: number;
+  /** Retail plans: the wholesale plan they are derived from. */
+  wholesale_plan_id: number | null;
+  created_at: string;
+}
+
+export interface RatesTable {
+  id: Id;
+  plan_id: number;
+  prefix: string;
+  destination: string;
+  rate_micros: MoneyColumn;
+  connect_charge_micros: MoneyColumn;
+  initblock: number;
+  billingblock: number;
+  minimal_time: number;
+  updated_at: string;
+}
+
+export interface LedgerPostingsTable {
+  id: Id;
+  account_id: number;
+  amount_micros: MoneyColumn;
+  balance_after_micros: MoneyColumn;
+  kind: string;
+  ref_type: string | null;
+  ref_id: string | null;
+  description: string | null;
+  created_at: string;
+}
+
+export interface VouchersTable {
+  id: Id;
+  code: string;
+  value_micros: MoneyColumn;
+  /** null: issued by the admin, redeemable by the admin's direct clients; else the reseller. */
+  issuer_id: number | null;
+  used_by: number | null;
+  used_at: string | null;
+  created_at: string;
+}
+
+export type SipKind = 'main' | 'extra' | 'web' | 'ipa';
+
+export interface SipAccountsTable {
+  id: Id;
+  account_id: number;
+  name: string;
+  kind: SipKind;
+  secret_enc: string | null;
+  ha1: string | null;
+  ha1b: string | null;
+  active: number;
+  created_at: string;
+}
+
+export interface IpAuthTable {
+  id: Id;
+  account_id: number;
+  sip_account_id: number;
+  peer_name: string;
+  ip: string;
+  port: number;
+  status: number;
+  created_at: string;
+}
+
+export interface CallerIdsTable {
+  id: Id;
+  account_id: number;
+  cid: string;
+  name: string | null;
+  active: number;
+  created_at: string;
+}
+
+export interface CallsTable {
+  id: Id;
+  uniqueid: string;
+  account_id: number;
+  sip_account_id: number | null;
+  sip_login: string | null;
+  destination: string;
+  rate_prefix: string | null;
+  rate_destination: string | null;
+  caller_id: string | null;
+  started_at: string;
+  answered_seconds: number;
+  billed_seconds: number;
+  cost_micros: MoneyColumn;
+  reseller_id: number | null;
+  reseller_cost_micros: MoneyColumn;
+  disposition: string;
+  hangup_cause: string | null;
+  created_at: string;
+}
+
+export interface IdempotencyKeysTable {
+  account_id: number;
+  scope: string;
+  key: string;
+  request_hash: string;
+  status_code: number;
+  response_json: string;
+  created_at: string;
+}
+
+export interface AuditLogTable {
+  id: Id;
+  actor_id: number | null;
+  actor_login: string | null;
+  actor_role: string | null;
+  api: string;
+  endpoint: string;
+  method: string;
+  ip: string | null;
+  status_code: number;
+  error_code: string | null;
+  created_at: string;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+// Projections read by the switches (Asterisk PJSIP realtime, Kamailio).
+export interface PsEndpointsTable {
+  id: string;
+  transport: string | null;
+  aors: string | null;
+  auth: string | null;
+  context: string | null;
+  disallow: string | null;
+  allow: string | null;
+  callerid: string | null;
+  direct_media: string | null;
+  identify_by: string | null;
+  from_domain: string | null;
+  accountcode: string | null;
+}
+export interface PsAuthsTable {
+  id: string;
+  auth_type: string;
+  username: string | null;
+  realm: string | null;
+  md5_cred: string | null;
+  password: string | null;
+}
+export interface PsAorsTable {
+  id: string;
+  max_contacts: number | null;
+  remove_existing: string | null;
+  contact: string | null;
+}
+export interface PsEndpointIdIpsTable {
+  id: string;
+  endpoint: string;
+  match: string;
+}
+export interface SubscriberTable {
+  id: Id;
+  username: string;
+  domain: string;
+  password: string;
+  ha1: string;
+  ha1b: string;
+}
+export interface AddressTable {
+  id: Id;
+  grp: number;
+  ip_addr: string;
+  mask: number;
+  port: number;
+  tag: string | null;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  api_keys: ApiKeysTable;
+  plans: PlansTable;
+  rates: RatesTable;
+  ledger_postings: LedgerPostingsTable;
+  vouchers: VouchersTable;
+  sip_accounts: SipAccountsTable;
+  ip_auth: IpAuthTable;
+  callerids: CallerIdsTable;
+  calls: CallsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  audit_log: AuditLogTable;
+  settings: SettingsTable;
+  ps_endpoints: PsEndpointsTable;
+  ps_auths: PsAuthsTable;
+  ps_aors: PsAorsTable;
+  ps_endpoint_id_ips: PsEndpointIdIpsTable;
+  subscriber: SubscriberTable;
+  address: AddressTable;
+}
+
+export type Account = Selectable<AccountsTable>;
+export type Plan = Selectable<PlansTable>;
+export type Rate = Selectable<RatesTable>;
+export type SipAccount = Selectable<SipAccountsTable>;
+export type NewRate = Insertable<RatesTable>;

@@ -1,0 +1,84 @@
+// Safe retries of money-moving POSTs: the first result under a key is stored in the same
+// transaction as its effects; a repeat replays it, a repeat with other parameters is a 409.
+import crypto from 'node:crypto';
+import type { Db, Trx } from '../db/connect.js';
+import { AppError, conflict } from '../errors.js';
+import { nowIso } from '../util/time.js';
+
+export interface IdempotencyScope {
+  accountId: number;
+  /** e.g. `reseller:transfer`; keys are unique per account and scope. */
+  scope: string;
+  key: string;
+  requestHash: string;
+}
+
+export interface StoredResponse {
+  statusCode: number;
+  body: unknown;
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+  }
+  return value;
+}
+
+export function hashRequest(body: unknown): string {
+  return crypto.createHash('sha256').update(JSON.stringify(canonical(body ?? {}))).digest('hex');
+}
+
+const PENDING = -1;
+
+/**
+ * Runs `work` once per key. Concurrent duplicates wait on the key's row (PostgreSQL) or the
+ * write lock (SQLite) and then replay. A failed first attempt stores nothing: its
+ * transaction rolls back, so a retry runs afresh.
+ */
+export async function runIdempotent(
+  db: Db,
+  scope: IdempotencyScope,
+  work: (trx: Trx) => Promise<StoredResponse>,
+): Promise<StoredResponse & { replayed: boolean }> {
+  if (scope.key.length > 200) throw new AppError(400, 'VALIDATION_ERROR', 'Idempotency key: at most 200 characters', 'external_id');
+  return db.transaction().execute(async (trx) => {
+    const claimed = await trx
+      .insertInto('idempotency_keys')
+      .values({
+        account_id: scope.accountId,
+        scope: scope.scope,
+        key: scope.key,
+        request_hash: scope.requestHash,
+        status_code: PENDING,
+        response_json: '',
+        created_at: nowIso(),
+      })
+      .onConflict((oc) => oc.columns(['account_id', 'scope', 'key']).doNothing())
+      .returning('key')
+      .executeTakeFirst();
+    if (!claimed) {
+      const prior = await trx
+        .selectFrom('idempotency_keys')
+        .select(['request_hash', 'status_code', 'response_json'])
+        .where('account_id', '=', scope.accountId)
+        .where('scope', '=', scope.scope)
+        .where('key', '=', scope.key)
+        .executeTakeFirstOrThrow();
+      if (prior.request_hash !== scope.requestHash) {
+        throw conflict('IDEMPOTENCY_MISMATCH', 'This external_id / Idempotency-Key was already used with different parameters');
+      }
+      return { statusCode: prior.status_code, body: JSON.parse(prior.response_json), replayed: true };
+    }
+    const result = await work(trx);
+    await trx
+      .updateTable('idempotency_keys')
+      .set({ status_code: result.statusCode, response_json: JSON.stringify(result.body) })
+      .where('account_id', '=', scope.accountId)
+      .where('scope', '=', scope.scope)
+      .where('key', '=', scope.key)
+      .execute();
+    return { ...result, replayed: false };
+  });
+}

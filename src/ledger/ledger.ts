@@ -1,0 +1,98 @@
+// The only code that changes a balance. Every change is a posting written in the caller's
+// transaction, together with the thing that caused it, so balance = sum(postings) always.
+import { sql } from 'kysely';
+import type { Db, Trx } from '../db/connect.js';
+import { insufficientBalance, notFound } from '../errors.js';
+import { ledgerPostings } from '../metrics.js';
+import { microsFromDb, type Micros } from '../money.js';
+import { nowIso } from '../util/time.js';
+
+export type PostingKind =
+  | 'refill' | 'voucher' | 'transfer' | 'payment' | 'call' | 'sms' | 'esim' | 'refund' | 'adjustment';
+
+/** Kinds that are credits a client sees in its refill history. */
+export const REFILL_KINDS: PostingKind[] = ['refill', 'voucher', 'transfer', 'payment'];
+
+export interface PostingRequest {
+  accountId: number;
+  amountMicros: Micros;
+  kind: PostingKind;
+  refType?: string;
+  refId?: string | number;
+  description?: string;
+  /** Debits only: refuse (402) when balance plus postpaid credit would go below zero. */
+  requireFunds?: boolean;
+}
+
+export interface Posting {
+  postingId: number;
+  balanceAfterMicros: Micros;
+}
+
+export async function post(trx: Trx, req: PostingRequest): Promise<Posting> {
+  if (req.amountMicros === 0n) throw new RangeError('a posting of zero moves nothing');
+  const now = nowIso();
+  let update = trx
+    .updateTable('accounts')
+    .set({ balance_micros: sql`balance_micros + ${req.amountMicros}`, updated_at: now })
+    .where('id', '=', req.accountId);
+  if (req.requireFunds) {
+    update = update.where(
+      sql<boolean>`balance_micros + (case when postpaid = 1 then credit_limit_micros else 0 end) + ${req.amountMicros} >= 0`,
+    );
+  }
+  const row = await update.returning('balance_micros').executeTakeFirst();
+  if (!row) {
+    if (req.requireFunds) throw insufficientBalance();
+    throw notFound('Account');
+  }
+  const balanceAfterMicros = microsFromDb(row.balance_micros);
+  const inserted = await trx
+    .insertInto('ledger_postings')
+    .values({
+      account_id: req.accountId,
+      amount_micros: req.amountMicros,
+      balance_after_micros: balanceAfterMicros,
+      kind: req.kind,
+      ref_type: req.refType ?? null,
+      ref_id: req.refId === undefined ? null : String(req.refId),
+      description: req.description ?? null,
+      created_at: now,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  // Counted when written; a rolled-back transaction may overcount, which a rate metric tolerates.
+  ledgerPostings.inc({ kind: req.kind });
+  return { postingId: Number(inserted.id), balanceAfterMicros };
+}
+
+export interface LedgerMismatch {
+  accountId: number;
+  login: string;
+  balanceMicros: Micros;
+  postingsSumMicros: Micros;
+}
+
+/** Every account whose balance differs from the sum of its postings (empty = ledger sound). */
+export async function findLedgerMismatches(db: Db): Promise<{ accountsChecked: number; mismatches: LedgerMismatch[] }> {
+  const rows = await db
+    .selectFrom('accounts as a')
+    .leftJoin(
+      db.selectFrom('ledger_postings')
+        .select(['account_id', sql<number>`sum(amount_micros)`.as('total')])
+        .groupBy('account_id')
+        .as('p'),
+      'p.account_id', 'a.id',
+    )
+    .select(['a.id', 'a.login', 'a.balance_micros', 'p.total'])
+    .execute();
+  const mismatches: LedgerMismatch[] = [];
+  for (const r of rows) {
+    const balanceMicros = microsFromDb(r.balance_micros);
+    const postingsSumMicros = microsFromDb(r.total as number | string | null);
+    if (balanceMicros !== postingsSumMicros) {
+      mismatches.push({ accountId: Number(r.id), login: r.login, balanceMicros, postingsSumMicros });
+    }
+  }
+  return { accountsChecked: rows.length, mismatches };
+}

@@ -1,0 +1,42 @@
+// Prometheus metrics (GET /metrics). One registry per process.
+import client from 'prom-client';
+
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry });
+
+export const httpRequests = new client.Counter({
+  name: 'ledgerline_http_requests_total',
+  help: 'API requests by API, endpoint and HTTP status',
+  labelNames: ['api', 'endpoint', 'status'] as const,
+  registers: [registry],
+});
+export const httpLatency = new client.Histogram({
+  name: 'ledgerline_http_request_duration_seconds',
+  help: 'API request latency by API and endpoint',
+  labelNames: ['api', 'endpoint'] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  registers: [registry],
+});
+export const ledgerPostings = new client.Counter({
+  name: 'ledgerline_ledger_postings_total',
+  help: 'Ledger postings written, by kind',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+export const callsAuthorized = new client.Counter({
+  name: 'ledgerline_calls_authorized_total',
+  help: 'Call authorizations by outcome',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+export const cdrsCharged = new client.Counter({
+  name: 'ledgerline_cdrs_charged_total',
+  help: 'CDRs settled',
+  registers: [registry],
+});
+export const smsByStatus = new client.Counter({
+  name: 'ledgerline_sms_total',
+  help: 'SMS messages by status reached',
+  labelNames: ['status'] as const,
+  registers: [registry],
+});

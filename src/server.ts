@@ -1,0 +1,72 @@
+// Start-up: config -> database (migrated) -> secrets -> admin bootstrap -> HTTP server.
+import pino, { type Logger } from 'pino';
+import { AttemptLimiter } from './accounts/attempt-limiter.js';
+import { loadMasterSecret, SecretBox } from './accounts/credentials.js';
+import { bootstrapAdmin } from './accounts/provisioning.js';
+import type { Config } from './config.js';
+import type { Ctx } from './context.js';
+import { openDatabase, type DbHandle } from './db/connect.js';
+import { migrateToLatest } from './db/migrations.js';
+import { buildApp } from './http/app.js';
+import type { FastifyInstance } from 'fastify';
+
+export class StartupError extends Error {}
+
+async function checkSecretFingerprint(handle: DbHandle, secrets: SecretBox): Promise<void> {
+  const row = await handle.db.selectFrom('settings').select('value').where('key', '=', 'secret_fingerprint').executeTakeFirst();
+  if (!row) {
+    await handle.db.insertInto('settings').values({ key: 'secret_fingerprint', value: secrets.fingerprint })
+      .onConflict((oc) => oc.column('key').doNothing()).execute();
+    return;
+  }
+  if (row.value !== secrets.fingerprint) {
+    throw new StartupError(
+      'LEDGERLINE_SECRET does not match the secret this database was created with, so stored SIP secrets could not be read. '
+      + 'Set LEDGERLINE_SECRET to the original value (or restore data/secret.key).',
+    );
+  }
+}
+
+/** Opens the database, migrates it and builds the service context. */
+export async function openContext(config: Config, log: Logger): Promise<{ ctx: Ctx; handle: DbHandle; secretCreated: boolean }> {
+  const handle = openDatabase(config.databaseUrl, config.databaseSchema);
+  await migrateToLatest(handle.db as never, handle.dialect);
+  const { secret, created } = loadMasterSecret(config.secret, config.dataDir);
+  const secrets = new SecretBox(secret);
+  await checkSecretFingerprint(handle, secrets);
+  const ctx: Ctx = { db: handle.db, dialect: handle.dialect, config, secrets, log, limiter: new AttemptLimiter() };
+  return { ctx, handle, secretCreated: created };
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  ctx: Ctx;
+  url: string;
+  adminKeyCreated: string | null;
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, base: { service: 'ledgerline' } });
+}
+
+export async function startServer(config: Config, log: Logger = createLogger(config)): Promise<RunningServer> {
+  if (config.adminApiKey !== undefined && config.adminApiKey.length < 24) {
+    throw new StartupError('ADMIN_API_KEY must be at least 24 characters; generate one with: openssl rand -base64 32');
+  }
+  const { ctx, handle, secretCreated } = await openContext(config, log);
+  if (secretCreated) log.warn({ dataDir: config.dataDir }, 'generated LEDGERLINE_SECRET into data/secret.key; back it up');
+  const admin = await bootstrapAdmin(ctx, config.adminApiKey);
+  const app = buildApp(ctx);
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  return {
+    app, ctx, url, adminKeyCreated: admin.apiKey,
+    async close() {
+      await app.close();
+      await handle.close();
+    },
+  };
+}

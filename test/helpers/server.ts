@@ -1,0 +1,162 @@
+// Boots a real Ledgerline server on a fresh database (SQLite file or PostgreSQL schema) and
+// speaks HTTP to it. TEST_DATABASE_URL picks the dialect (set by scripts/run-tests.mjs).
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { loadConfig, type Config } from '../../src/config.js';
+import { findLedgerMismatches } from '../../src/ledger/ledger.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import pino from 'pino';
+
+export type Family = 'client' | 'reseller' | 'sms' | 'esim' | 'admin' | 'switch';
+
+export interface ApiResponse {
+  status: number;
+  body: any;
+  headers: Headers;
+}
+
+export interface CallOptions {
+  key?: string | null;
+  method?: string;
+  body?: unknown;
+  query?: Record<string, string | number>;
+  headers?: Record<string, string>;
+  /** Raw body text instead of JSON. */
+  rawBody?: string;
+}
+
+export interface TestServer {
+  url: string;
+  adminKey: string;
+  server: RunningServer;
+  config: Config;
+  dialect: 'sqlite' | 'postgres';
+  databaseUrl: string;
+  schema: string;
+  call(family: Family, endpoint: string, opts?: CallOptions): Promise<ApiResponse>;
+  /** Admin API call that must succeed. */
+  admin(endpoint: string, body?: unknown): Promise<any>;
+  close(): Promise<void>;
+}
+
+export const testDatabaseUrl = () => process.env.TEST_DATABASE_URL || 'sqlite:';
+export const isPostgres = () => testDatabaseUrl().startsWith('postgres');
+
+async function freshDatabase(): Promise<{ databaseUrl: string; schema: string; drop: () => Promise<void> }> {
+  const base = testDatabaseUrl();
+  if (base.startsWith('postgres')) {
+    const schema = `t_${crypto.randomBytes(6).toString('hex')}`;
+    const client = new pg.Client({ connectionString: base });
+    await client.connect();
+    await client.query(`create schema ${schema}`);
+    await client.end();
+    return {
+      databaseUrl: base, schema,
+      drop: async () => {
+        const c = new pg.Client({ connectionString: base });
+        await c.connect();
+        await c.query(`drop schema if exists ${schema} cascade`);
+        await c.end();
+      },
+    };
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerline-test-'));
+  return {
+    databaseUrl: `sqlite:${path.join(dir, 'ledgerline.db')}`, schema: '',
+    drop: async () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const db = await freshDatabase();
+  const adminKey = `test-admin-${crypto.randomBytes(16).toString('hex')}`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerline-data-'));
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: db.databaseUrl,
+    DATABASE_SCHEMA: db.schema,
+    ADMIN_API_KEY: adminKey,
+    LEDGERLINE_SECRET: crypto.randomBytes(32).toString('hex'),
+    LEDGERLINE_DATA_DIR: dataDir,
+    AGI_PORT: '0',
+    LOG_LEVEL: 'error',
+    ...env,
+  });
+  const server = await startServer(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'error' }));
+
+  async function call(family: Family, endpoint: string, opts: CallOptions = {}): Promise<ApiResponse> {
+    const method = opts.method ?? (opts.body !== undefined || opts.rawBody !== undefined ? 'POST' : 'GET');
+    const params = new URLSearchParams({ endpoint });
+    for (const [k, v] of Object.entries(opts.query ?? {})) params.set(k, String(v));
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (opts.key !== null) headers['X-API-Key'] = opts.key ?? adminKey;
+    let body: string | undefined;
+    if (opts.rawBody !== undefined) body = opts.rawBody;
+    else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['Content-Type'] ??= 'application/json';
+    }
+    const res = await fetch(`${server.url}/${family}-api/index.php?${params}`, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: res.status, body: parsed, headers: res.headers };
+  }
+
+  return {
+    url: server.url,
+    adminKey,
+    server,
+    config,
+    dialect: server.ctx.dialect,
+    databaseUrl: db.databaseUrl,
+    schema: db.schema,
+    call,
+    async admin(endpoint, body) {
+      const res = await call('admin', endpoint, body === undefined ? {} : { body });
+      assert.equal(res.status, 200, `admin ${endpoint}: ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    async close() {
+      // Every suite ends with the ledger invariant: balance = sum(postings) for every account.
+      const { mismatches } = await findLedgerMismatches(server.ctx.db as never);
+      await server.close();
+      await db.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      assert.deepEqual(mismatches, [], 'ledger: balance must equal the sum of postings');
+    },
+  };
+}
+
+export interface TestClient {
+  login: string;
+  key: string;
+  sip: { name: string; password: string };
+  password: string;
+  id: number;
+}
+
+/** An admin plan with a few rates. */
+export async function createPlan(t: TestServer, name = `PLAN-${crypto.randomBytes(3).toString('hex')}`, extra: Record<string, unknown> = {}) {
+  const { plan } = await t.admin('create-plan', { name, ...extra });
+  await t.admin('add-rates', {
+    plan_id: plan.id,
+    rates: [
+      { prefix: '1', destination: 'USA', rate: '0.0120', initblock: 6, billingblock: 6 },
+      { prefix: '44', destination: 'UK', rate: '0.0250', initblock: 60, billingblock: 6 },
+      { prefix: '447', destination: 'UK Mobile', rate: '1.2000', initblock: 60, billingblock: 6 },
+    ],
+  });
+  return plan as { id: number; name: string };
+}
+
+export async function createClient(t: TestServer, planId: number, extra: Record<string, unknown> = {}): Promise<TestClient> {
+  const password = (extra.password as string) ?? `Pw${crypto.randomBytes(6).toString('hex')}9`;
+  const body = await t.admin('create-client', { plan_id: planId, password, ...extra });
+  return { login: body.client.login, key: body.api_key, sip: body.sip, password, id: body.client.id };
+}
