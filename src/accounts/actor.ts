@@ -1,6 +1,7 @@
 // Who is calling: resolved from the X-API-Key, with what the tenancy guard needs.
 import { sql } from 'kysely';
-import type { Db } from '../db/connect.js';
+import type { Db, Dialect } from '../db/connect.js';
+import { preparedQuery } from '../db/prepared.js';
 import type { Role } from '../db/schema.js';
 import { hashApiKey } from './credentials.js';
 
@@ -13,17 +14,28 @@ export interface Actor {
   /** False when the account, or the reseller above it, is inactive. */
   active: boolean;
   ownActive: boolean;
+  /**
+   * The account as read in the same query that authenticated the key. Fine for rendering a
+   * read (`me` needs no second query); never for a decision about money, which re-reads in its
+   * transaction.
+   */
+  readAtAuth: { balanceMicros: number; planId: number | null; planName: string | null };
 }
 
-export async function actorByApiKey(db: Db, apiKey: string): Promise<Actor | null> {
-  const row = await db
-    .selectFrom('api_keys as k')
-    .innerJoin('accounts as a', 'a.id', 'k.account_id')
-    .leftJoin('accounts as p', 'p.id', 'a.parent_id')
-    .select(['a.id', 'a.login', 'a.role', 'a.parent_id', 'a.active', sql<number | null>`p.active`.as('parent_active')])
-    .where('k.key_hash', '=', hashApiKey(apiKey))
-    .where('k.revoked_at', 'is', null)
-    .executeTakeFirst();
+const selectByKeyHash = preparedQuery((db) => db
+  .selectFrom('api_keys as k')
+  .innerJoin('accounts as a', 'a.id', 'k.account_id')
+  .leftJoin('accounts as p', 'p.id', 'a.parent_id')
+  .leftJoin('plans as pl', 'pl.id', 'a.plan_id')
+  .select([
+    'a.id', 'a.login', 'a.role', 'a.parent_id', 'a.active', sql<number | null>`p.active`.as('parent_active'),
+    'a.balance_micros', 'a.plan_id', sql<string | null>`pl.name`.as('plan_name'),
+  ])
+  .where('k.key_hash', '=', '')
+  .where('k.revoked_at', 'is', null));
+
+export async function actorByApiKey(db: Db, dialect: Dialect, apiKey: string): Promise<Actor | null> {
+  const [row] = await selectByKeyHash(db, dialect, [hashApiKey(apiKey)]);
   if (!row) return null;
   const ownActive = row.active === 1;
   return {
@@ -33,5 +45,10 @@ export async function actorByApiKey(db: Db, apiKey: string): Promise<Actor | nul
     parentId: row.parent_id === null ? null : Number(row.parent_id),
     ownActive,
     active: ownActive && (row.parent_active === null || row.parent_active === 1),
+    readAtAuth: {
+      balanceMicros: row.balance_micros,
+      planId: row.plan_id === null ? null : Number(row.plan_id),
+      planName: row.plan_name,
+    },
   };
 }

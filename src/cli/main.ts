@@ -64,7 +64,10 @@ async function run(argv: string[]): Promise<number> {
     }
     const admin = await ctx.db.selectFrom('accounts').selectAll().where('role', '=', 'admin').executeTakeFirst();
     if (!admin) throw new AppError(409, 'NO_ADMIN', 'No admin account yet: start the server once (npm start) to create it');
-    const actor: Actor = { id: admin.id, login: admin.login, role: 'admin', parentId: null, active: true, ownActive: true };
+    const actor: Actor = {
+      id: admin.id, login: admin.login, role: 'admin', parentId: null, active: true, ownActive: true,
+      readAtAuth: { balanceMicros: admin.balance_micros, planId: null, planName: null },
+    };
     const input = fieldsFrom(argv.slice(1));
     const result = await endpoint!.handler(ctx, actor, input, { ip: 'cli' });
     if (endpoint!.method !== 'GET') {

@@ -1,0 +1,19 @@
+// `npm run bench`: every benchmark, one printed line per figure.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { benchMe } from './http-me.js';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const only = process.argv[2];
+
+process.stdout.write('building dist/ ...\n');
+execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
+
+const benches: Record<string, () => Promise<void>> = {
+  me: () => benchMe(root),
+};
+for (const [name, run] of Object.entries(benches)) {
+  if (only && only !== name) continue;
+  process.stdout.write(`\n# ${name}\n`);
+  await run();
+}
