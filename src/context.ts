@@ -3,6 +3,7 @@ import type { AttemptLimiter } from './accounts/attempt-limiter.js';
 import type { SecretBox } from './accounts/credentials.js';
 import type { Config } from './config.js';
 import type { Db, Dialect, Trx } from './db/connect.js';
+import type { RateCache } from './plans/rate-cache.js';
 
 /** What every service function is given: storage, configuration and shared helpers. */
 export interface Ctx {
@@ -12,6 +13,10 @@ export interface Ctx {
   secrets: SecretBox;
   log: Logger;
   limiter: AttemptLimiter;
+  /** In-memory rate tables of plans, for rating calls. */
+  rates: RateCache;
+  /** Resolves once all committed writes are on disk; await it before acknowledging a write. */
+  durable(): Promise<void>;
 }
 
 /** The same context bound to an open transaction. */

@@ -8,6 +8,9 @@ import type { Ctx } from './context.js';
 import { openDatabase, type DbHandle } from './db/connect.js';
 import { migrateToLatest } from './db/migrations.js';
 import { buildApp } from './http/app.js';
+import { RateCache } from './plans/rate-cache.js';
+import { startReservationExpiry } from './calls/reservation-expiry.js';
+import { startFastAgiServer, type FastAgiServer } from './agi/fastagi-server.js';
 import type { FastifyInstance } from 'fastify';
 
 export class StartupError extends Error {}
@@ -34,7 +37,10 @@ export async function openContext(config: Config, log: Logger): Promise<{ ctx: C
   const { secret, created } = loadMasterSecret(config.secret, config.dataDir);
   const secrets = new SecretBox(secret);
   await checkSecretFingerprint(handle, secrets);
-  const ctx: Ctx = { db: handle.db, dialect: handle.dialect, config, secrets, log, limiter: new AttemptLimiter() };
+  const ctx: Ctx = {
+    db: handle.db, dialect: handle.dialect, config, secrets, log, limiter: new AttemptLimiter(), rates: new RateCache(handle.db),
+    durable: () => handle.durable(),
+  };
   return { ctx, handle, secretCreated: created };
 }
 
@@ -43,6 +49,8 @@ export interface RunningServer {
   ctx: Ctx;
   url: string;
   adminKeyCreated: string | null;
+  /** The FastAGI port, or null when AGI_PORT=0 turned it off. */
+  agiPort: number | null;
   close(): Promise<void>;
 }
 
@@ -59,12 +67,25 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const admin = await bootstrapAdmin(ctx, config.adminApiKey);
   const app = buildApp(ctx);
   await app.listen({ port: config.port, host: config.host });
+  let agi: FastAgiServer | null = null;
+  if (config.agiPort !== 0) {
+    try {
+      agi = await startFastAgiServer(ctx, { host: config.host, port: config.agiPort });
+    } catch (err) {
+      await app.close();
+      await handle.close();
+      throw new StartupError(`FastAGI could not listen on ${config.host}:${config.agiPort} (${(err as Error).message}); set AGI_PORT to a free port, or 0 to turn it off`);
+    }
+  }
+  const stopExpiry = startReservationExpiry(ctx);
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   return {
-    app, ctx, url, adminKeyCreated: admin.apiKey,
+    app, ctx, url, adminKeyCreated: admin.apiKey, agiPort: agi?.port ?? null,
     async close() {
+      stopExpiry();
+      await agi?.close();
       await app.close();
       await handle.close();
     },

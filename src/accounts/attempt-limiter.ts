@@ -31,6 +31,27 @@ export class AttemptLimiter {
     }
   }
 
+  /**
+   * Counts an attempt as failed before it is checked, so concurrent attempts cannot outrun the
+   * limit while a slow check is in flight. False (and nothing counted) when already blocked.
+   * Take the count back with `forgive` when the attempt turns out to succeed.
+   */
+  tryAttempt(keys: string[], now = Date.now()): boolean {
+    if (this.isBlocked(keys, now)) return false;
+    this.recordFailure(keys, now);
+    return true;
+  }
+
+  /** Takes back one failure counted by `tryAttempt`. */
+  forgive(keys: string[], now = Date.now()): void {
+    for (const k of keys) {
+      const entry = this.#failures.get(k);
+      if (!entry || entry.resetAt <= now) continue;
+      entry.count -= 1;
+      if (entry.count <= 0) this.#failures.delete(k);
+    }
+  }
+
   /** A success clears the login's counter (not the address's: one address may try many logins). */
   recordSuccess(key: string): void {
     this.#failures.delete(key);

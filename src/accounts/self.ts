@@ -32,10 +32,13 @@ export async function balance(ctx: Ctx, actor: Actor) {
 /** Password checks are rate-limited per login and per address (CONTRACT §3). */
 export async function checkPasswordLimited(ctx: Ctx, login: string, ip: string, password: string, stored: string | null): Promise<boolean> {
   const keys = [`login:${login}`, `ip:${ip}`];
-  if (ctx.limiter.isBlocked(keys)) throw tooManyRequests('Too many failed password attempts; wait 15 minutes');
+  // Counted before the (slow) check, so a burst of concurrent guesses cannot outrun the limit.
+  if (!ctx.limiter.tryAttempt(keys)) throw tooManyRequests('Too many failed password attempts; wait 15 minutes');
   const ok = await verifyPassword(password, stored);
-  if (ok) ctx.limiter.recordSuccess(keys[0]);
-  else ctx.limiter.recordFailure(keys);
+  if (ok) {
+    ctx.limiter.forgive([keys[1]]);
+    ctx.limiter.recordSuccess(keys[0]);
+  }
   return ok;
 }
 

@@ -5,6 +5,7 @@ import type { Actor } from '../accounts/actor.js';
 import { loadConfig } from '../config.js';
 import { AppError } from '../errors.js';
 import { adminApi } from '../http/admin-api.js';
+import { importRatesCsv, InvalidRowsError, StderrProgress } from '../plans/csv-import.js';
 import { createLogger, openContext } from '../server.js';
 import { nowIso } from '../util/time.js';
 
@@ -12,7 +13,8 @@ const HELP = `ledgerline <command> [--field value ...]
 
   serve                     run the server (same as npm start)
   migrate                   apply database migrations
-  verify-ledger             check balance = sum(postings) for every account (exit 1 on mismatch)
+  import-rates PLAN FILE    import a CSV of rates into plan PLAN (id), upsert by prefix:
+                            prefix,destination,rate[,connect_charge,initblock,billingblock,minimal_time]
 ${adminApi.endpoints.map((e) => `  ${e.name.padEnd(26)}${e.summary}`).join('\n')}
 
 Fields are the Admin API's, with dashes or underscores: --plan-id 1 --login alice.
@@ -52,7 +54,7 @@ async function run(argv: string[]): Promise<number> {
   const config = loadConfig();
   const log = createLogger({ ...config, logLevel: process.env.LOG_LEVEL ?? 'warn' });
   const endpoint = adminApi.endpoints.find((e) => e.name === command);
-  if (!endpoint && command !== 'migrate') {
+  if (!endpoint && command !== 'migrate' && command !== 'import-rates') {
     process.stderr.write(`ledgerline: unknown command "${command}"\n\n${HELP}\n`);
     return 2;
   }
@@ -68,6 +70,31 @@ async function run(argv: string[]): Promise<number> {
       id: admin.id, login: admin.login, role: 'admin', parentId: null, active: true, ownActive: true,
       readAtAuth: { balanceMicros: admin.balance_micros, planId: null, planName: null },
     };
+    if (command === 'import-rates') {
+      const args = argv.slice(1);
+      if (args.length !== 2) throw new AppError(400, 'USAGE', 'usage: ledgerline import-rates PLAN FILE.csv');
+      let summary;
+      try {
+        summary = await importRatesCsv({ db: ctx.db, dialect: ctx.dialect, sqlite: handle.sqlite, durable: () => handle.durable() },
+          args[0], args[1], new StderrProgress());
+      } catch (err) {
+        if (!(err instanceof InvalidRowsError)) throw err;
+        for (const e of err.errors) process.stderr.write(`line ${e.line}: ${e.error}\n`);
+        if (err.badRows > err.errors.length) process.stderr.write(`... and ${err.badRows - err.errors.length} more\n`);
+        process.stderr.write(`ledgerline: ${err.message} (${err.code})\n`);
+        process.stdout.write(JSON.stringify({
+          success: false, error: err.message, code: err.code, bad_rows: err.badRows, errors: err.errors,
+        }, null, 2) + '\n');
+        return 2;
+      }
+      await ctx.db.insertInto('audit_log').values({
+        actor_id: admin.id, actor_login: admin.login, actor_role: 'admin', api: 'cli', endpoint: command,
+        method: 'CLI', ip: null, status_code: 200, error_code: null, created_at: nowIso(),
+      }).execute();
+      await handle.durable();
+      process.stdout.write(JSON.stringify({ success: true, ...summary }, null, 2) + '\n');
+      return 0;
+    }
     const input = fieldsFrom(argv.slice(1));
     const result = await endpoint!.handler(ctx, actor, input, { ip: 'cli' });
     if (endpoint!.method !== 'GET') {

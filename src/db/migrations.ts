@@ -1,5 +1,5 @@
 // Schema migrations, applied on start. Each is dialect-neutral except the id column.
-import { Migrator, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
+import { Migrator, sql, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
 import type { Dialect } from './connect.js';
 
 type AnyDb = Kysely<unknown>;
@@ -226,14 +226,43 @@ function initial(dialect: Dialect): Migration {
   };
 }
 
+/** Call authorization: reservations against balances, and plan versions for the rate cache. */
+function reservations(dialect: Dialect): Migration {
+  const id = withId(dialect);
+  return {
+    async up(db: AnyDb) {
+      await db.schema.alterTable('accounts')
+        .addColumn('reserved_micros', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('plans')
+        .addColumn('rates_version', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+      await id(db.schema.createTable('reservations'))
+        .addColumn('uniqueid', 'varchar(100)', (c) => c.notNull())
+        .addColumn('account_id', 'bigint', (c) => c.notNull().references('accounts.id'))
+        .addColumn('amount_micros', 'bigint', (c) => c.notNull())
+        .addColumn('max_duration', 'integer', (c) => c.notNull())
+        .addColumn('expires_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addUniqueConstraint('reservations_call_account_uq', ['uniqueid', 'account_id'])
+        .execute();
+      await db.schema.createIndex('reservations_expiry_idx').on('reservations').column('expires_at').execute();
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect) };
+  return { '0001_initial': initial(dialect), '0002_reservations': reservations(dialect) };
 }
 
 export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  // PostgreSQL: pin the migration tables to the schema in use. Without it Kysely looks for them
+  // in every schema, finds another instance's, and never creates (or reads) its own.
+  const schema = dialect === 'postgres'
+    ? (await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db)).rows[0]?.schema ?? undefined
+    : undefined;
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrationsFor(dialect) },
+    ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -27,6 +27,8 @@ export interface AccountsTable {
   markup_micro_percent: MoneyColumn | null;
   /** Resellers: the retail plan derived from their wholesale plan. */
   retail_plan_id: number | null;
+  /** Sum of open call reservations (kept in step with the reservations table). */
+  reserved_micros: Generated<number>;
   created_at: string;
   updated_at: string;
 }
@@ -52,6 +54,8 @@ export interface PlansTable {
   tariff_limit: number;
   /** Retail plans: the wholesale plan they are derived from. */
   wholesale_plan_id: number | null;
+  /** Bumped in the transaction of every rate change, so rate caches know when to rebuild. */
+  rates_version: Generated<number>;
   created_at: string;
 }
 
@@ -146,6 +150,16 @@ export interface CallsTable {
   created_at: string;
 }
 
+export interface ReservationsTable {
+  id: Id;
+  uniqueid: string;
+  account_id: number;
+  amount_micros: MoneyColumn;
+  max_duration: number;
+  expires_at: string;
+  created_at: string;
+}
+
 export interface IdempotencyKeysTable {
   account_id: number;
   scope: string;
@@ -237,6 +251,7 @@ export interface Database {
   ip_auth: IpAuthTable;
   callerids: CallerIdsTable;
   calls: CallsTable;
+  reservations: ReservationsTable;
   idempotency_keys: IdempotencyKeysTable;
   audit_log: AuditLogTable;
   settings: SettingsTable;

@@ -48,7 +48,7 @@ const endpoints: Endpoint[] = [
     input: T.Object({
       plan_id: Id,
       rates: T.Array(T.Object({
-        prefix: T.String({ pattern: '^\\d{1,20}$' }), destination: T.String(), rate: Money,
+        prefix: T.String({ pattern: '^\\d{1,15}$' }), destination: T.String(), rate: Money,
         connect_charge: T.Optional(Money), initblock: T.Optional(T.Integer({ minimum: 1 })),
         billingblock: T.Optional(T.Integer({ minimum: 1 })), minimal_time: T.Optional(T.Integer({ minimum: 0 })),
       }), { maxItems: 10000 }),

@@ -109,7 +109,11 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
       } else {
         payload = { [flag]: true, ...(await endpoint.handler(ctx, actor, input, info)) };
       }
-      if (isWrite) await audit(actor, name, request.method, request.ip, statusCode, null);
+      if (isWrite) {
+        await audit(actor, name, request.method, request.ip, statusCode, null);
+        // Acknowledge a write only once it is on disk.
+        await ctx.durable();
+      }
       return reply.code(statusCode).send(payload);
     } catch (caught) {
       let err = toAppError(caught);

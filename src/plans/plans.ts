@@ -1,5 +1,6 @@
 // Plans (rate tables) and their rates: wholesale plans of the admin, retail plans of resellers
 // derived from wholesale by the reseller's markup.
+import { sql } from 'kysely';
 import type { Actor } from '../accounts/actor.js';
 import { accountById, assertActive } from '../accounts/tenancy.js';
 import type { Ctx } from '../context.js';
@@ -29,7 +30,7 @@ export function parseRate(raw: unknown, field: string): RateInput {
   if (!raw || typeof raw !== 'object') throw badRequest(field, 'must be an object');
   const r = raw as Record<string, unknown>;
   const prefix = typeof r.prefix === 'number' ? String(r.prefix) : r.prefix;
-  if (typeof prefix !== 'string' || !/^\d{1,20}$/.test(prefix)) throw badRequest(`${field}.prefix`, 'must be 1-20 digits');
+  if (typeof prefix !== 'string' || !/^\d{1,15}$/.test(prefix)) throw badRequest(`${field}.prefix`, 'must be 1-15 digits');
   return {
     prefix,
     destination: requiredString(r.destination, `${field}.destination`, 100),
@@ -68,8 +69,14 @@ export async function createPlan(ctx: Ctx, input: { name?: unknown; signup?: unk
   return inTx(ctx.db, (trx) => trx.insertInto('plans').values(values).returningAll().executeTakeFirstOrThrow());
 }
 
+/** Marks a plan's rates changed, in the transaction of the change, for the rate caches. */
+export async function bumpRatesVersion(trx: Trx, planId: number): Promise<void> {
+  await trx.updateTable('plans').set({ rates_version: sql`rates_version + 1` }).where('id', '=', planId).execute();
+}
+
 /** Upserts rates by prefix in the caller's transaction. */
 export async function upsertRates(trx: Trx, planId: number, rates: RateInput[]): Promise<void> {
+  await bumpRatesVersion(trx, planId);
   const now = nowIso();
   for (let i = 0; i < rates.length; i += UPSERT_BATCH) {
     const batch = rates.slice(i, i + UPSERT_BATCH).map((r) => ({
@@ -127,21 +134,43 @@ export async function addRates(ctx: Ctx, input: { plan_id?: unknown; rates?: unk
   });
 }
 
-/** Rewrites a retail plan from its wholesale plan at the given markup. */
+/** Markups above this (1000% is the API's limit) would leave the exact integer range of markedUpSql. */
+const MAX_MARKUP_MICRO_PERCENT = 10_000_000_000n;
+
+/**
+ * applyMarkup in SQL, exact in 64-bit integers on both dialects: with micros = a*10^8 + b,
+ * micros*(10^8+m)/10^8 = a*(10^8+m) + b + b*m/10^8, and only the last term needs rounding
+ * (half-up; amounts are never negative). No intermediate exceeds the result or 2*10^8*m.
+ */
+function markedUpSql(column: 'rate_micros' | 'connect_charge_micros', markupMicroPercent: bigint) {
+  const m = sql`cast(${Number(markupMicroPercent)} as bigint)`;
+  const c = sql.ref(column);
+  return sql<number>`(${c} / 100000000) * (100000000 + ${m}) + (${c} % 100000000) + ((${c} % 100000000) * ${m} * 2 + 100000000) / 200000000`;
+}
+
+/**
+ * Rewrites a retail plan from its wholesale plan at the given markup, in one INSERT ... SELECT
+ * (a million-row plan never passes through the application). Returns the number of rows.
+ */
 export async function rebuildRetailPlan(trx: Trx, retailPlanId: number, wholesalePlanId: number, markupMicroPercent: bigint): Promise<number> {
-  const rows = await trx.selectFrom('rates').selectAll().where('plan_id', '=', wholesalePlanId).orderBy('id').execute();
-  const rates: RateInput[] = rows.map((r) => ({
-    prefix: r.prefix,
-    destination: r.destination,
-    rateMicros: microsFromDb(r.rate_micros),
-    connectChargeMicros: microsFromDb(r.connect_charge_micros),
-    initblock: r.initblock,
-    billingblock: r.billingblock,
-    minimalTime: r.minimal_time,
-  }));
+  if (markupMicroPercent < 0n || markupMicroPercent > MAX_MARKUP_MICRO_PERCENT) throw new RangeError(`markup out of range: ${markupMicroPercent}`);
   await trx.deleteFrom('rates').where('plan_id', '=', retailPlanId).execute();
-  await upsertRates(trx, retailPlanId, markedUp(rates, markupMicroPercent));
-  return rates.length;
+  await bumpRatesVersion(trx, retailPlanId);
+  const result = await trx.insertInto('rates')
+    .columns(['plan_id', 'prefix', 'destination', 'rate_micros', 'connect_charge_micros', 'initblock', 'billingblock', 'minimal_time', 'updated_at'])
+    .expression(trx.selectFrom('rates').select([
+      sql<number>`cast(${retailPlanId} as bigint)`.as('plan_id'),
+      'prefix',
+      'destination',
+      markedUpSql('rate_micros', markupMicroPercent).as('rate_micros'),
+      markedUpSql('connect_charge_micros', markupMicroPercent).as('connect_charge_micros'),
+      'initblock',
+      'billingblock',
+      'minimal_time',
+      sql<string>`${nowIso()}`.as('updated_at'),
+    ]).where('plan_id', '=', wholesalePlanId).orderBy('id'))
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0n);
 }
 
 /** Plans a client may choose: selectable plans of its own operator (the admin or its reseller), and its current one. */

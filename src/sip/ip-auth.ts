@@ -6,6 +6,7 @@ import type { Ctx } from '../context.js';
 import type { Trx } from '../db/connect.js';
 import { inTx } from '../db/tx.js';
 import { badRequest, conflict, notFound } from '../errors.js';
+import { intInRange } from '../util/input.js';
 import { formatLocal, nowIso } from '../util/time.js';
 import { removeEndpoint, projectIpPeer } from './projection.js';
 import { publicIpv4Problem } from './public-ip.js';
@@ -78,8 +79,8 @@ export async function createIpAuth(ctx: Ctx, actor: Actor, input: { sip_login?: 
   if (typeof input.sip_login !== 'string' || input.sip_login === '') throw badRequest('sip_login', 'is required');
   const ipProblem = publicIpv4Problem(input.ip);
   if (ipProblem) throw badRequest('ip', ipProblem);
-  const port = input.port === undefined || input.port === null || input.port === '' ? 5060 : Number(input.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw badRequest('port', 'must be an integer from 1 to 65535');
+  // Only an integer or a string of digits: `true` or `[5060]` are not ports.
+  const port = intInRange(input.port, 'port', 1, 65535, 5060);
   const ip = input.ip as string;
   const sipLogin = input.sip_login;
   return inTx(ctx.db, async (trx) => {

@@ -71,9 +71,16 @@ async function freshDatabase(): Promise<{ databaseUrl: string; schema: string; d
   };
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const db = await freshDatabase();
-  const adminKey = `test-admin-${crypto.randomBytes(16).toString('hex')}`;
+/**
+ * Starts a server on a fresh database, or, with `shareWith`, a second instance on the same
+ * database (same secret and admin key) whose close() leaves the database to the first.
+ */
+export async function startTestServer(env: Record<string, string> = {}, opts: { shareWith?: TestServer } = {}): Promise<TestServer> {
+  const shared = opts.shareWith;
+  const db = shared
+    ? { databaseUrl: shared.databaseUrl, schema: shared.schema, drop: async () => {} }
+    : await freshDatabase();
+  const adminKey = shared?.adminKey ?? `test-admin-${crypto.randomBytes(16).toString('hex')}`;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerline-data-'));
   const config = loadConfig({
     PORT: '0',
@@ -81,7 +88,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     DATABASE_URL: db.databaseUrl,
     DATABASE_SCHEMA: db.schema,
     ADMIN_API_KEY: adminKey,
-    LEDGERLINE_SECRET: crypto.randomBytes(32).toString('hex'),
+    LEDGERLINE_SECRET: shared?.config.secret ?? crypto.randomBytes(32).toString('hex'),
     LEDGERLINE_DATA_DIR: dataDir,
     AGI_PORT: '0',
     LOG_LEVEL: 'error',

@@ -1,0 +1,144 @@
+// The two FastAGI scripts of the Switch API (deploy/asterisk/extensions.conf calls them):
+//   agi://HOST:4573/authorize  before Dial: may the call start, and for how long?
+//   agi://HOST:4573/cdr        from the hangup handler: settle the call.
+// They run the same services as the HTTP Switch API (authorizeCall, settleCdr).
+import type { Logger } from 'pino';
+import { authorizeCall, type AuthorizeResult } from '../calls/authorize.js';
+import { normalizeDestination } from '../calls/caller.js';
+import { releaseReservations, settleCdr, type Disposition } from '../calls/settle.js';
+import type { Ctx } from '../context.js';
+import { inTx } from '../db/tx.js';
+import { AppError } from '../errors.js';
+import { callsAuthorized } from '../metrics.js';
+import type { AgiChannel } from './channel.js';
+
+/** Refusals the AGI adds to authorizeCall's own reasons (LL_REASON). */
+export type AgiRefusal = 'INVALID_REQUEST' | 'INVALID_DESTINATION' | 'UNKNOWN_CALLER' | 'ERROR';
+
+/** Asterisk's DIALSTATUS mapped to a CDR disposition (as Asterisk's own CDRs do). */
+export function dispositionOf(dialStatus: string | null): Disposition {
+  switch ((dialStatus ?? '').trim().toUpperCase()) {
+    case 'ANSWER': return 'ANSWERED';
+    case 'NOANSWER':
+    case 'CANCEL': return 'NO ANSWER';
+    case 'BUSY': return 'BUSY';
+    case 'CONGESTION': return 'CONGESTION';
+    default: return 'FAILED'; // CHANUNAVAIL, DONTCALL, TORTURE, INVALIDARGS, or Dial never ran
+  }
+}
+
+const CHANNEL_PEER_RE = /^(?:PJSIP|SIP)\/(.+)-[0-9a-f]{8}$/i;
+
+/**
+ * The SIP login of the calling endpoint: CHANNEL(endpoint) (the PJSIP endpoint is the SIP
+ * login or the `<login>_ipaN` peer), else the peer in the channel name
+ * (`PJSIP/1234567801-00000001`), else the channel's accountcode (the client login, which is
+ * also its main SIP account).
+ */
+export function callerLogin(endpoint: string | null, headers: Record<string, string>): string | null {
+  const fromEndpoint = endpoint?.trim();
+  if (fromEndpoint) return fromEndpoint;
+  const peer = CHANNEL_PEER_RE.exec(headers.agi_channel ?? '');
+  if (peer) return peer[1];
+  const accountcode = headers.agi_accountcode?.trim();
+  return accountcode || null;
+}
+
+/** The channel's creation time (`[system-]EPOCH.SEQ`), which is where Asterisk's CDR starts. */
+export function startTimeOf(uniqueid: string): string | undefined {
+  const m = /(\d{9,11})\.\d+$/.exec(uniqueid);
+  return m ? m[1] : undefined;
+}
+
+type Outcome = Omit<AuthorizeResult, 'reason'> & { reason?: AuthorizeResult['reason'] | AgiRefusal };
+
+function refusal(reason: AgiRefusal): Outcome {
+  callsAuthorized.inc({ outcome: reason });
+  return { allowed: false, max_duration: 0, caller_id: null, rate: null, reason };
+}
+
+export async function runAuthorize(ctx: Ctx, agi: AgiChannel, log: Logger): Promise<void> {
+  const uniqueid = agi.headers.agi_uniqueid ?? '';
+  const login = callerLogin(await agi.getVariable('CHANNEL(endpoint)'), agi.headers);
+  let destination: string | null = null;
+  try {
+    destination = normalizeDestination(agi.headers.agi_extension ?? '');
+  } catch { /* refused below */ }
+
+  let result: Outcome;
+  if (!uniqueid) result = refusal('INVALID_REQUEST');
+  else if (destination === null) result = refusal('INVALID_DESTINATION');
+  else if (!login) result = refusal('UNKNOWN_CALLER');
+  else {
+    try {
+      result = await authorizeCall(ctx, { uniqueid, sip_login: login, destination });
+    } catch (err) {
+      if (err instanceof AppError && err.status === 400) {
+        result = refusal(err.field === 'sip_login' ? 'UNKNOWN_CALLER' : 'INVALID_REQUEST');
+      } else {
+        log.error({ err, sip_login: login, destination }, 'authorize failed; call refused');
+        result = refusal('ERROR');
+      }
+    }
+  }
+  log.info({ sip_login: login, destination, allowed: result.allowed, max_duration: result.max_duration, reason: result.reason }, 'AGI authorize');
+
+  // LL_ALLOWED goes last: the dialplan dials only once every other variable is in place.
+  let allowedSent = false;
+  try {
+    await agi.setVariable('LL_MAX_DURATION', result.max_duration);
+    if (destination !== null) await agi.setVariable('LL_DESTINATION', destination);
+    if (result.sip_login) await agi.setVariable('LL_SIP', result.sip_login);
+    if (result.allowed && result.caller_id) await agi.setVariable('CALLERID(num)', result.caller_id);
+    if (!result.allowed) await agi.setVariable('LL_REASON', result.reason ?? 'ERROR');
+    allowedSent = true;
+    await agi.setVariable('LL_ALLOWED', result.allowed ? 1 : 0);
+  } catch (err) {
+    // The caller left (or Asterisk failed) before the call could be allowed: it will never be
+    // dialled, so its reservation is freed now rather than when it expires.
+    if (result.allowed && !allowedSent && destination !== null) {
+      await inTx(ctx.db, (trx) => releaseReservations(trx, uniqueid))
+        .catch((e) => log.error({ err: e }, 'could not free the reservation of an abandoned call'));
+      log.info({ reason: (err as Error).message }, 'AGI authorize interrupted; reservation freed');
+      return;
+    }
+    throw err;
+  }
+}
+
+export async function runCdr(ctx: Ctx, agi: AgiChannel, log: Logger): Promise<void> {
+  const uniqueid = agi.headers.agi_uniqueid ?? '';
+  const destination = await agi.getVariable('LL_DESTINATION');
+  const sipLogin = await agi.getVariable('LL_SIP');
+  let answeredTime = await agi.getVariable('ANSWEREDTIME');
+  const dialStatus = await agi.getVariable('DIALSTATUS');
+  const hangupCause = await agi.getVariable('HANGUPCAUSE');
+  const disposition = dispositionOf(dialStatus);
+  if (disposition === 'ANSWERED' && !answeredTime) {
+    // Asterisk before ANSWEREDTIME existed: the CDR's billsec is the same figure.
+    answeredTime = await agi.getVariable('CDR(billsec)');
+  }
+  if (!uniqueid || !destination || !sipLogin) {
+    log.warn({ destination, sip_login: sipLogin }, 'AGI cdr without LL_DESTINATION/LL_SIP (call not authorized through AGI); ignored');
+    return;
+  }
+  const seconds = Number.parseFloat(answeredTime ?? '');
+  const answered = disposition === 'ANSWERED' && Number.isFinite(seconds) && seconds > 0 ? Math.floor(seconds) : 0;
+  try {
+    const res = await settleCdr(ctx, {
+      uniqueid, sip_login: sipLogin, destination, start_time: startTimeOf(uniqueid),
+      answered_seconds: answered, disposition, hangup_cause: hangupCause || undefined,
+    });
+    log.info({ sip_login: sipLogin, destination, disposition, answered_seconds: answered, cost: res.cost, duplicate: res.duplicate }, 'AGI cdr');
+  } catch (err) {
+    // Everything needed to replay the CDR through the HTTP Switch API is in the log line.
+    const cdr = { sip_login: sipLogin, destination, start_time: startTimeOf(uniqueid), answered_seconds: answered, disposition, hangup_cause: hangupCause };
+    if (err instanceof AppError) log.error({ code: err.code, error: err.message, cdr }, 'AGI cdr refused');
+    else log.error({ err, cdr }, 'AGI cdr failed');
+  }
+}
+
+export const AGI_SCRIPTS: Record<string, (ctx: Ctx, agi: AgiChannel, log: Logger) => Promise<void>> = {
+  authorize: runAuthorize,
+  cdr: runCdr,
+};

@@ -1,0 +1,115 @@
+// Call authorization without overspend (CONTRACT §4): every paying account (the client at
+// retail, a reseller client's reseller at wholesale) must afford the minimum block; the call
+// limit is what all of them can pay, and its cost is reserved on each until the CDR arrives or
+// the reservation expires. Reservations count against `available`, so concurrent calls can
+// never spend more than the balance.
+import type { Ctx } from '../context.js';
+import { lockAccounts, type LockedAccount } from '../db/locks.js';
+import { inTx } from '../db/tx.js';
+import { callsAuthorized } from '../metrics.js';
+import { microsFromDb } from '../money.js';
+import type { RateMatch } from '../rating/rate-table.js';
+import { callCostMicros, maxAffordableSeconds, minimumBlockCostMicros } from '../rating/tariff.js';
+import { activeCallerId } from '../sip/sip-accounts.js';
+import { nowIso } from '../util/time.js';
+import { findCaller, normalizeDestination, parseUniqueId, type Caller } from './caller.js';
+
+/** Reservations outlive the call limit by this much before the expiry worker frees them. */
+export const RESERVATION_GRACE_SECONDS = 300;
+
+export type RefusalReason =
+  | 'UNKNOWN_CALLER' | 'SIP_ACCOUNT_INACTIVE' | 'ACCOUNT_INACTIVE' | 'RESELLER_INACTIVE'
+  | 'NO_RATE' | 'INSUFFICIENT_BALANCE' | 'RESELLER_INSUFFICIENT_BALANCE';
+
+export interface AuthorizeResult {
+  allowed: boolean;
+  max_duration: number;
+  caller_id: string | null;
+  rate: { prefix: string; destination: string } | null;
+  reason?: RefusalReason;
+  sip_login?: string;
+}
+
+export interface AuthorizeInput { uniqueid?: unknown; sip_login?: unknown; source_ip?: unknown; source_port?: unknown; destination?: unknown }
+
+export function availableMicros(a: LockedAccount): bigint {
+  const credit = a.postpaid === 1 ? microsFromDb(a.credit_limit_micros) : 0n;
+  return microsFromDb(a.balance_micros) + credit - microsFromDb(a.reserved_micros);
+}
+
+export interface RatedCall {
+  caller: Caller;
+  retail: RateMatch;
+  wholesale: RateMatch | null;
+}
+
+/** Rates a call for the client's plan and, for reseller clients, the reseller's wholesale plan. */
+export async function rateCall(ctx: Ctx, caller: Caller, destination: string): Promise<RatedCall | null> {
+  if (caller.planId === null) return null;
+  const retail = (await ctx.rates.table(caller.planId, caller.planVersion)).match(destination);
+  if (!retail) return null;
+  if (!caller.reseller) return { caller, retail, wholesale: null };
+  if (caller.reseller.planId === null) return null;
+  const wholesale = (await ctx.rates.table(caller.reseller.planId, caller.reseller.planVersion)).match(destination);
+  return wholesale ? { caller, retail, wholesale } : null;
+}
+
+function refuse(reason: RefusalReason, extra: Partial<AuthorizeResult> = {}): AuthorizeResult {
+  callsAuthorized.inc({ outcome: reason });
+  return { allowed: false, max_duration: 0, caller_id: null, rate: null, reason, ...extra };
+}
+
+export async function authorizeCall(ctx: Ctx, input: AuthorizeInput): Promise<AuthorizeResult> {
+  const uniqueid = parseUniqueId(input.uniqueid);
+  const destination = normalizeDestination(input.destination);
+  const caller = await findCaller(ctx, input);
+  if (!caller) return refuse('UNKNOWN_CALLER');
+  if (!caller.sipActive) return refuse('SIP_ACCOUNT_INACTIVE');
+  if (!caller.accountActive) return refuse('ACCOUNT_INACTIVE');
+  if (caller.reseller && !caller.reseller.active) return refuse('RESELLER_INACTIVE');
+  const rated = await rateCall(ctx, caller, destination);
+  if (!rated) return refuse('NO_RATE');
+  const rate = { prefix: rated.retail.prefix, destination: rated.retail.destination };
+  const maxSeconds = ctx.config.maxCallDurationSeconds;
+
+  return inTx(ctx.db, async (trx) => {
+    const callerId = await activeCallerId(trx, caller.accountId);
+    const payers: Array<{ accountId: number; match: RateMatch; shortReason: RefusalReason }> = [
+      { accountId: caller.accountId, match: rated.retail, shortReason: 'INSUFFICIENT_BALANCE' },
+    ];
+    if (caller.reseller && rated.wholesale) {
+      payers.push({ accountId: caller.reseller.id, match: rated.wholesale, shortReason: 'RESELLER_INSUFFICIENT_BALANCE' });
+    }
+    const locked = await lockAccounts(trx, ctx.dialect, payers.map((p) => p.accountId));
+
+    // A repeated authorize of the same call returns its reservation instead of reserving again.
+    const existing = await trx.selectFrom('reservations').select(['max_duration'])
+      .where('uniqueid', '=', uniqueid).executeTakeFirst();
+    if (existing) {
+      callsAuthorized.inc({ outcome: 'allowed' });
+      return { allowed: true, max_duration: existing.max_duration, caller_id: callerId, rate, sip_login: caller.sipLogin };
+    }
+
+    let limit = maxSeconds;
+    for (const p of payers) {
+      const available = availableMicros(locked.get(p.accountId)!);
+      if (minimumBlockCostMicros(p.match.tariff) > available) {
+        return refuse(p.shortReason, { caller_id: callerId, rate, sip_login: caller.sipLogin });
+      }
+      limit = Math.min(limit, maxAffordableSeconds(p.match.tariff, available, maxSeconds));
+    }
+    const now = new Date();
+    const expiresAt = new Date(now.getTime() + (limit + RESERVATION_GRACE_SECONDS) * 1000).toISOString();
+    for (const p of payers) {
+      const amount = callCostMicros(p.match.tariff, limit);
+      if (amount === 0n) continue;
+      await trx.insertInto('reservations').values({
+        uniqueid, account_id: p.accountId, amount_micros: amount, max_duration: limit, expires_at: expiresAt, created_at: nowIso(),
+      }).execute();
+      await trx.updateTable('accounts').set((eb) => ({ reserved_micros: eb('reserved_micros', '+', amount as never) }))
+        .where('id', '=', p.accountId).execute();
+    }
+    callsAuthorized.inc({ outcome: 'allowed' });
+    return { allowed: true, max_duration: limit, caller_id: callerId, rate, sip_login: caller.sipLogin };
+  });
+}

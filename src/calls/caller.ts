@@ -1,0 +1,84 @@
+// Finds who pays for a call: the SIP account by login, or the IP-auth peer by source address,
+// with its client and (for reseller clients) the reseller.
+import type { Ctx } from '../context.js';
+import { badRequest } from '../errors.js';
+
+export interface Caller {
+  sipAccountId: number;
+  sipLogin: string;
+  sipActive: boolean;
+  accountId: number;
+  accountLogin: string;
+  accountActive: boolean;
+  planId: number | null;
+  planVersion: number;
+  reseller: null | { id: number; active: boolean; planId: number | null; planVersion: number };
+}
+
+const DESTINATION_RE = /^\d{1,32}$/;
+
+/** Dialled digits: `+` or a leading `00` (international access) removed, separators dropped. */
+export function normalizeDestination(input: unknown): string {
+  if (typeof input !== 'string' && typeof input !== 'number') throw badRequest('destination', 'is required');
+  let digits = String(input).trim().replace(/[\s\-().]/g, '');
+  if (digits.startsWith('+')) digits = digits.slice(1);
+  else if (digits.startsWith('00')) digits = digits.slice(2);
+  if (!DESTINATION_RE.test(digits)) throw badRequest('destination', 'must be a dialled number (digits, optional leading + or 00)');
+  return digits;
+}
+
+export function parseUniqueId(input: unknown): string {
+  if (typeof input !== 'string' && typeof input !== 'number') throw badRequest('uniqueid', 'is required');
+  const id = String(input).trim();
+  if (id === '' || id.length > 100) throw badRequest('uniqueid', 'must be 1-100 characters');
+  return id;
+}
+
+export async function findCaller(ctx: Ctx, input: { sip_login?: unknown; source_ip?: unknown; source_port?: unknown }): Promise<Caller | null> {
+  const base = ctx.db.selectFrom('sip_accounts as s')
+    .innerJoin('accounts as a', 'a.id', 's.account_id')
+    .leftJoin('plans as ap', 'ap.id', 'a.plan_id')
+    .leftJoin('accounts as r', 'r.id', 'a.parent_id')
+    .leftJoin('plans as rp', 'rp.id', 'r.plan_id')
+    .select([
+      's.id as sip_id', 's.name as sip_name', 's.active as sip_active',
+      'a.id as account_id', 'a.login as account_login', 'a.active as account_active', 'a.plan_id', 'ap.rates_version as plan_version',
+      'r.id as reseller_id', 'r.active as reseller_active', 'r.plan_id as reseller_plan_id', 'rp.rates_version as reseller_plan_version',
+    ]);
+  let row;
+  if (input.sip_login !== undefined && input.sip_login !== null && input.sip_login !== '') {
+    if (typeof input.sip_login !== 'string' || input.sip_login.length > 80) throw badRequest('sip_login', 'must be a SIP login');
+    row = await base.where('s.name', '=', input.sip_login).executeTakeFirst();
+  } else if (input.source_ip !== undefined && input.source_ip !== null && input.source_ip !== '') {
+    if (typeof input.source_ip !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(input.source_ip)) {
+      throw badRequest('source_ip', 'must be an IPv4 address');
+    }
+    let peers = ctx.db.selectFrom('ip_auth').select(['peer_name']).where('ip', '=', String(input.source_ip)).where('status', '=', 1);
+    if (input.source_port !== undefined && input.source_port !== null && input.source_port !== '') {
+      peers = peers.where('port', '=', Number(input.source_port));
+    }
+    const found = await peers.limit(2).execute();
+    // One address on several ports of different peers needs the port to tell them apart.
+    if (found.length !== 1) return null;
+    row = await base.where('s.name', '=', found[0].peer_name).executeTakeFirst();
+  } else {
+    throw badRequest('sip_login', 'sip_login or source_ip is required');
+  }
+  if (!row) return null;
+  return {
+    sipAccountId: Number(row.sip_id),
+    sipLogin: row.sip_name,
+    sipActive: row.sip_active === 1,
+    accountId: Number(row.account_id),
+    accountLogin: row.account_login,
+    accountActive: row.account_active === 1,
+    planId: row.plan_id === null ? null : Number(row.plan_id),
+    planVersion: Number(row.plan_version ?? 0),
+    reseller: row.reseller_id === null ? null : {
+      id: Number(row.reseller_id),
+      active: row.reseller_active === 1,
+      planId: row.reseller_plan_id === null ? null : Number(row.reseller_plan_id),
+      planVersion: Number(row.reseller_plan_version ?? 0),
+    },
+  };
+}

@@ -1,0 +1,130 @@
+// CDR settlement: one transaction stores the call, releases its reservations and charges the
+// client at retail and, for reseller clients, the reseller at wholesale. The calls row, keyed by
+// the switch's uniqueid, is written first: a repeat finds it and changes nothing.
+import type { Ctx } from '../context.js';
+import type { Trx } from '../db/connect.js';
+import { inTx } from '../db/tx.js';
+import { AppError, badRequest, conflict, notFound } from '../errors.js';
+import { post } from '../ledger/ledger.js';
+import { cdrsCharged } from '../metrics.js';
+import { formatMoney, microsFromDb } from '../money.js';
+import { billedSeconds, costOfBilled } from '../rating/tariff.js';
+import { intInRange, optionalString } from '../util/input.js';
+import { nowIso, parseTimestamp } from '../util/time.js';
+import { rateCall } from './authorize.js';
+import { findCaller, normalizeDestination, parseUniqueId } from './caller.js';
+
+export const DISPOSITIONS = ['ANSWERED', 'NO ANSWER', 'BUSY', 'FAILED', 'CONGESTION'] as const;
+export type Disposition = (typeof DISPOSITIONS)[number];
+
+export interface CdrInput {
+  uniqueid?: unknown; sip_login?: unknown; source_ip?: unknown; source_port?: unknown; destination?: unknown;
+  start_time?: unknown; answered_seconds?: unknown; disposition?: unknown; hangup_cause?: unknown;
+}
+
+export interface CdrResult {
+  uniqueid: string;
+  call_id: number;
+  disposition: Disposition;
+  answered_seconds: number;
+  billed_seconds: number;
+  cost: string;
+  duplicate: boolean;
+}
+
+/** Frees every reservation of a call, in the caller's transaction. */
+export async function releaseReservations(trx: Trx, uniqueid: string): Promise<void> {
+  const held = await trx.selectFrom('reservations').select(['id', 'account_id', 'amount_micros']).where('uniqueid', '=', uniqueid).execute();
+  for (const r of held) {
+    const deleted = await trx.deleteFrom('reservations').where('id', '=', r.id).executeTakeFirst();
+    // Only the transaction that deleted the row gives the amount back (the expiry worker may race).
+    if (Number(deleted.numDeletedRows) === 1) {
+      await trx.updateTable('accounts')
+        .set((eb) => ({ reserved_micros: eb('reserved_micros', '-', microsFromDb(r.amount_micros) as never) }))
+        .where('id', '=', r.account_id).execute();
+    }
+  }
+}
+
+function parseCdr(input: CdrInput) {
+  const uniqueid = parseUniqueId(input.uniqueid);
+  const destination = normalizeDestination(input.destination);
+  const disposition = typeof input.disposition === 'string' ? input.disposition.toUpperCase().trim() : '';
+  if (!DISPOSITIONS.includes(disposition as Disposition)) throw badRequest('disposition', `must be one of ${DISPOSITIONS.join(', ')}`);
+  const answered = intInRange(input.answered_seconds, 'answered_seconds', 0, 7 * 86400, disposition === 'ANSWERED' ? undefined : 0);
+  let startedAt: string;
+  if (input.start_time === undefined || input.start_time === null || input.start_time === '') {
+    startedAt = nowIso();
+  } else if (typeof input.start_time === 'number' || (typeof input.start_time === 'string' && /^\d{9,11}$/.test(input.start_time))) {
+    startedAt = new Date(Number(input.start_time) * 1000).toISOString(); // epoch seconds, as Asterisk gives them
+  } else if (typeof input.start_time === 'string' && parseTimestamp(input.start_time)) {
+    startedAt = parseTimestamp(input.start_time)!.toISOString();
+  } else {
+    throw badRequest('start_time', 'must be YYYY-MM-DD HH:MM:SS, ISO 8601 with offset, or epoch seconds');
+  }
+  const hangupCause = optionalString(input.hangup_cause === undefined || input.hangup_cause === null ? undefined : String(input.hangup_cause), 'hangup_cause', 32);
+  return { uniqueid, destination, disposition: disposition as Disposition, answered: disposition === 'ANSWERED' ? answered : 0, startedAt, hangupCause };
+}
+
+export async function settleCdr(ctx: Ctx, input: CdrInput): Promise<CdrResult> {
+  const cdr = parseCdr(input);
+  const caller = await findCaller(ctx, input);
+  if (!caller) throw notFound('SIP account');
+  const rated = cdr.answered > 0 ? await rateCall(ctx, caller, cdr.destination) : null;
+  if (cdr.answered > 0 && !rated) {
+    // Answered without a rate (rates removed mid-call): refuse loudly rather than give it away.
+    throw new AppError(409, 'NO_RATE', `No rate matches ${cdr.destination} for this account; add one and resend the CDR`);
+  }
+  const billed = rated ? billedSeconds(rated.retail.tariff, cdr.answered) : 0;
+  const retailCost = rated ? costOfBilled(rated.retail.tariff, billed) : 0n;
+  const wholesaleCost = rated?.wholesale ? costOfBilled(rated.wholesale.tariff, billedSeconds(rated.wholesale.tariff, cdr.answered)) : 0n;
+
+  return inTx(ctx.db, async (trx) => {
+    const inserted = await trx.insertInto('calls').values({
+      uniqueid: cdr.uniqueid,
+      account_id: caller.accountId,
+      sip_account_id: caller.sipAccountId,
+      sip_login: caller.sipLogin,
+      destination: cdr.destination,
+      rate_prefix: rated?.retail.prefix ?? null,
+      rate_destination: rated?.retail.destination ?? null,
+      caller_id: null,
+      started_at: cdr.startedAt,
+      answered_seconds: cdr.answered,
+      billed_seconds: billed,
+      cost_micros: retailCost,
+      reseller_id: caller.reseller?.id ?? null,
+      reseller_cost_micros: wholesaleCost,
+      disposition: cdr.disposition,
+      hangup_cause: cdr.hangupCause ?? null,
+      created_at: nowIso(),
+    }).onConflict((oc) => oc.column('uniqueid').doNothing()).returning('id').executeTakeFirst();
+
+    if (!inserted) {
+      const prior = await trx.selectFrom('calls').selectAll().where('uniqueid', '=', cdr.uniqueid).executeTakeFirstOrThrow();
+      if (prior.answered_seconds !== cdr.answered || prior.disposition !== cdr.disposition || prior.destination !== cdr.destination
+        || Number(prior.account_id) !== caller.accountId) {
+        throw conflict('IDEMPOTENCY_MISMATCH', `CDR ${cdr.uniqueid} was already settled with other values`);
+      }
+      return {
+        uniqueid: cdr.uniqueid, call_id: Number(prior.id), disposition: prior.disposition as Disposition,
+        answered_seconds: prior.answered_seconds, billed_seconds: prior.billed_seconds,
+        cost: formatMoney(microsFromDb(prior.cost_micros), 4), duplicate: true,
+      };
+    }
+    const callId = Number(inserted.id);
+    await releaseReservations(trx, cdr.uniqueid);
+    // The call happened: charges are not refused for funds (reservations made sure they exist).
+    if (retailCost > 0n) {
+      await post(trx, { accountId: caller.accountId, amountMicros: -retailCost, kind: 'call', refType: 'call', refId: callId, description: `Call to ${cdr.destination}` });
+    }
+    if (wholesaleCost > 0n && caller.reseller) {
+      await post(trx, { accountId: caller.reseller.id, amountMicros: -wholesaleCost, kind: 'call', refType: 'call', refId: callId, description: `Wholesale: call of ${caller.accountLogin} to ${cdr.destination}` });
+    }
+    cdrsCharged.inc();
+    return {
+      uniqueid: cdr.uniqueid, call_id: callId, disposition: cdr.disposition, answered_seconds: cdr.answered,
+      billed_seconds: billed, cost: formatMoney(retailCost, 4), duplicate: false,
+    };
+  });
+}

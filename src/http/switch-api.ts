@@ -1,0 +1,36 @@
+// Switch API (`/switch-api/index.php`): the telephone switch asks whether a call may start and
+// for how long, and reports its CDR. Keys of role `switch`; flat envelope.
+import { Type as T } from '@sinclair/typebox';
+import { authorizeCall } from '../calls/authorize.js';
+import { DISPOSITIONS, settleCdr } from '../calls/settle.js';
+import type { ApiDefinition, Endpoint } from './endpoint.js';
+
+const sw = ['switch'] as const;
+const Caller = {
+  sip_login: T.Optional(T.String()),
+  source_ip: T.Optional(T.String({ format: 'ipv4' })),
+  source_port: T.Optional(T.Integer({ minimum: 1, maximum: 65535 })),
+};
+
+const endpoints: Endpoint[] = [
+  {
+    name: 'authorize', method: 'POST', roles: [...sw],
+    summary: 'May this call start? Answers allowed, max_duration (s), caller_id and the matched rate; reserves the cost of max_duration',
+    input: T.Object({ uniqueid: T.String({ maxLength: 100 }), ...Caller, destination: T.String() }),
+    handler: async (ctx, _actor, input) => ({ ...(await authorizeCall(ctx, input)) }),
+  },
+  {
+    name: 'cdr', method: 'POST', roles: [...sw],
+    summary: 'Settle a call: charge client (retail) and reseller (wholesale), release the reservation; a repeat of the uniqueid changes nothing',
+    input: T.Object({
+      uniqueid: T.String({ maxLength: 100 }), ...Caller, destination: T.String(),
+      start_time: T.Optional(T.String()), answered_seconds: T.Integer({ minimum: 0 }),
+      disposition: T.Union(DISPOSITIONS.map((d) => T.Literal(d))), hangup_cause: T.Optional(T.String()),
+    }),
+    handler: async (ctx, _actor, input) => ({ ...(await settleCdr(ctx, input)) }),
+  },
+];
+
+export const switchApi: ApiDefinition = {
+  name: 'switch', basePath: '/switch-api', title: 'Switch API', flag: 'success', endpoints,
+};

@@ -1,0 +1,461 @@
+// CSV rate import (`ledgerline import-rates PLAN FILE.csv`), built for a million rows:
+//   prefix,destination,rate[,connect_charge,initblock,billingblock,minimal_time]
+// The file is read as a stream and every row validated with parseRate's rules into compact
+// column arrays; one bad row (or a prefix given twice) imports nothing and is reported by line
+// number. Then one transaction upserts the rows by (plan_id, prefix), bumps the plan's
+// rates_version and rebuilds every retail plan derived from it at its reseller's markup.
+// The row writes skip the query builder: SQLite runs one prepared statement in a loop,
+// PostgreSQL inserts chunks of rows from unnest() arrays.
+import fs from 'node:fs';
+import readline from 'node:readline';
+import type SqliteDatabase from 'better-sqlite3';
+import { CompiledQuery } from 'kysely';
+import type { Db, Dialect, Trx } from '../db/connect.js';
+import { inTx } from '../db/tx.js';
+import { AppError, badRequest, notFound } from '../errors.js';
+import { microsFromDb } from '../money.js';
+import { PrefixIndex } from '../rating/prefix-index.js';
+import { positiveInt } from '../util/input.js';
+import { nowIso } from '../util/time.js';
+import { bumpRatesVersion, DEFAULT_MARKUP_MICRO_PERCENT, parseRate, rebuildRetailPlan } from './plans.js';
+
+export const CSV_COLUMNS = ['prefix', 'destination', 'rate', 'connect_charge', 'initblock', 'billingblock', 'minimal_time'] as const;
+/** Bad rows listed in the report; the rest are only counted. */
+export const MAX_REPORTED_ERRORS = 20;
+/** A quoted field left open this long is a broken file, not a long destination. */
+const MAX_RECORD_CHARS = 10_000;
+const PG_CHUNK_ROWS = 10_000;
+const SQLITE_CHUNK_ROWS = 20_000;
+
+export interface RowError { line: number; error: string }
+
+/** The file has bad rows: nothing was imported. */
+export class InvalidRowsError extends AppError {
+  constructor(readonly errors: RowError[], readonly badRows: number) {
+    super(400, 'INVALID_ROWS', `${badRows} bad row${badRows === 1 ? '' : 's'}; nothing imported`);
+  }
+}
+
+export interface ImportTarget {
+  db: Db | Trx;
+  dialect: Dialect;
+  /** SQLite: the connection under `db` (DbHandle.sqlite), for the bulk write path. */
+  sqlite?: SqliteDatabase.Database;
+  /** Waits until the committed import is on disk (DbHandle.durable). */
+  durable?: () => Promise<void>;
+}
+
+export interface ImportSummary {
+  plan_id: number;
+  rows_imported: number;
+  lines_read: number;
+  header: boolean;
+  retail_plans_rebuilt: number;
+  retail_rows_written: number;
+  seconds: number;
+  rows_per_second: number;
+}
+
+/** Validated rows in compact columns: typed arrays for numbers, destination names interned. */
+export class RateColumns {
+  count = 0;
+  readonly prefixes: string[] = [];
+  readonly destinations: string[] = [];
+  readonly #destinationIds = new Map<string, number>();
+  destinationId: Int32Array;
+  rateMicros: BigInt64Array;
+  connectMicros: BigInt64Array;
+  /** initblock, billingblock, minimal_time per row. */
+  blocks: Int32Array;
+
+  constructor(expectedRows = 1024) {
+    const n = Math.max(16, expectedRows);
+    this.destinationId = new Int32Array(n);
+    this.rateMicros = new BigInt64Array(n);
+    this.connectMicros = new BigInt64Array(n);
+    this.blocks = new Int32Array(n * 3);
+  }
+
+  push(prefix: string, destination: string, rate: bigint, connect: bigint, initblock: number, billingblock: number, minimalTime: number): void {
+    const i = this.count++;
+    if (i >= this.rateMicros.length) this.#grow();
+    let d = this.#destinationIds.get(destination);
+    if (d === undefined) {
+      d = this.destinations.length;
+      this.destinations.push(destination);
+      this.#destinationIds.set(destination, d);
+    }
+    this.prefixes.push(prefix);
+    this.destinationId[i] = d;
+    this.rateMicros[i] = rate;
+    this.connectMicros[i] = connect;
+    this.blocks[i * 3] = initblock;
+    this.blocks[i * 3 + 1] = billingblock;
+    this.blocks[i * 3 + 2] = minimalTime;
+  }
+
+  #grow(): void {
+    const n = this.rateMicros.length * 2;
+    const grow = <T extends Int32Array | BigInt64Array>(old: T, size: number): T => {
+      const next = new (old.constructor as new (len: number) => T)(size);
+      next.set(old as never);
+      return next;
+    };
+    this.destinationId = grow(this.destinationId, n);
+    this.rateMicros = grow(this.rateMicros, n);
+    this.connectMicros = grow(this.connectMicros, n);
+    this.blocks = grow(this.blocks, n * 3);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Progress on stderr: a redrawn bar on a terminal (about 5 times a second), plain lines (once a
+// second) when stderr is a pipe or a file.
+
+export interface ProgressSink {
+  /** Starts a phase; `total` is what `update`'s `done` counts towards. */
+  phase(name: string, total: number): void;
+  update(done: number, rows: number): void;
+  /** Shows the phase's final numbers and closes it. */
+  finish(done: number, rows: number): void;
+  end(): void;
+}
+
+export const silentProgress: ProgressSink = { phase() {}, update() {}, finish() {}, end() {} };
+
+export class StderrProgress implements ProgressSink {
+  readonly #out: NodeJS.WriteStream;
+  readonly #tty: boolean;
+  readonly #intervalMs: number;
+  #name = '';
+  #total = 0;
+  #started = 0;
+  #last = 0;
+  #drawn = false;
+
+  constructor(out: NodeJS.WriteStream = process.stderr) {
+    this.#out = out;
+    this.#tty = out.isTTY === true;
+    this.#intervalMs = this.#tty ? 200 : 1000;
+  }
+
+  phase(name: string, total: number): void {
+    this.end();
+    this.#name = name;
+    this.#total = total;
+    this.#started = performance.now();
+    this.#last = 0;
+  }
+
+  update(done: number, rows: number, force = false): void {
+    const now = performance.now();
+    if (!force && now - this.#last < this.#intervalMs) return;
+    this.#last = now;
+    const seconds = (now - this.#started) / 1000;
+    const fraction = this.#total > 0 ? Math.min(1, done / this.#total) : 1;
+    const rate = seconds > 0 ? Math.round(rows / seconds) : 0;
+    const text = `${this.#name.padEnd(10)} ${(fraction * 100).toFixed(1).padStart(5)}%  ${rows.toLocaleString('en-US')} rows  ${rate.toLocaleString('en-US')} rows/s  ${seconds.toFixed(1)} s`;
+    if (this.#tty) {
+      const width = 30;
+      const filled = Math.round(fraction * width);
+      this.#out.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${text}\x1b[K`);
+      this.#drawn = true;
+    } else {
+      this.#out.write(`${text}\n`);
+    }
+  }
+
+  finish(done: number, rows: number): void {
+    this.update(done, rows, true);
+    this.end();
+  }
+
+  end(): void {
+    if (this.#drawn) this.#out.write('\n');
+    this.#drawn = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV records (RFC 4180): fields separated by commas, optionally in double quotes, a quote
+// inside quotes doubled; a quoted field may span lines. Unquoted fields are trimmed.
+
+type Split = { fields: string[] } | { error: string } | null;
+
+/** Splits one record; null when a quoted field is still open at the end of the text. */
+export function splitCsvRecord(text: string): Split {
+  if (text.indexOf('"') === -1) {
+    const fields = text.split(',');
+    for (let i = 0; i < fields.length; i++) fields[i] = fields[i].trim();
+    return { fields };
+  }
+  const fields: string[] = [];
+  let i = 0;
+  const n = text.length;
+  for (;;) {
+    while (i < n && (text[i] === ' ' || text[i] === '\t')) i++;
+    if (i < n && text[i] === '"') {
+      let value = '';
+      let j = i + 1;
+      for (;;) {
+        const q = text.indexOf('"', j);
+        if (q === -1) return null;
+        value += text.slice(j, q);
+        if (text[q + 1] === '"') {
+          value += '"';
+          j = q + 2;
+          continue;
+        }
+        j = q + 1;
+        break;
+      }
+      while (j < n && (text[j] === ' ' || text[j] === '\t')) j++;
+      fields.push(value);
+      if (j >= n) return { fields };
+      if (text[j] !== ',') return { error: `unexpected text after a closing quote in field ${fields.length}` };
+      i = j + 1;
+    } else {
+      const comma = text.indexOf(',', i);
+      const raw = comma === -1 ? text.slice(i) : text.slice(i, comma);
+      if (raw.includes('"')) return { error: `quote inside an unquoted field ${fields.length + 1}` };
+      fields.push(raw.trim());
+      if (comma === -1) return { fields };
+      i = comma + 1;
+    }
+  }
+}
+
+const DIGITS = /^\d+$/;
+const DECIMAL = /^[+-]?\d+(\.\d+)?$/;
+
+/** The first record is a header when its first field is not digits and its rate column is not a number. */
+function isHeader(fields: string[]): boolean {
+  return !DIGITS.test(fields[0]) && (fields.length < 3 || !DECIMAL.test(fields[2]));
+}
+
+export interface ParsedFile {
+  rows: RateColumns;
+  lines: number;
+  header: boolean;
+  errors: RowError[];
+  badRows: number;
+}
+
+/** Reads and validates the whole file; rows are kept only while no row is bad. */
+export async function readRatesCsv(file: string, progress: ProgressSink = silentProgress): Promise<ParsedFile> {
+  let size: number;
+  try {
+    const stat = fs.statSync(file);
+    if (!stat.isFile()) throw badRequest('file', `${file} is not a file`);
+    size = stat.size;
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw badRequest('file', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  // Rows are about 30 bytes: size the arrays once for typical files instead of growing them.
+  const expectedRows = Math.min(Math.ceil(size / 24), 2_000_000);
+  const rows = new RateColumns(expectedRows);
+  const seen = new PrefixIndex(expectedRows);
+  const errors: RowError[] = [];
+  let badRows = 0;
+  let header = false;
+  let firstRecord = true;
+  let lineNo = 0;
+  let pending = '';
+  let pendingLine = 0;
+
+  const bad = (line: number, error: string) => {
+    badRows++;
+    if (errors.length < MAX_REPORTED_ERRORS) errors.push({ line, error });
+  };
+
+  const input = fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  progress.phase('reading', size);
+  try {
+    for await (let line of lines) {
+      lineNo++;
+      if ((lineNo & 4095) === 0) progress.update(input.bytesRead, rows.count + badRows);
+      if (lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+      let recordLine = lineNo;
+      if (pending !== '') {
+        line = `${pending}\n${line}`;
+        recordLine = pendingLine;
+        pending = '';
+      } else if (line.trim() === '') {
+        continue;
+      }
+      const split = splitCsvRecord(line);
+      if (split === null) {
+        if (line.length > MAX_RECORD_CHARS) {
+          bad(recordLine, 'a quoted field is never closed');
+          continue;
+        }
+        pending = line;
+        pendingLine = recordLine;
+        continue;
+      }
+      if ('error' in split) {
+        bad(recordLine, split.error);
+        continue;
+      }
+      const f = split.fields;
+      if (firstRecord) {
+        firstRecord = false;
+        if (isHeader(f)) {
+          header = true;
+          continue;
+        }
+      }
+      if (f.length < 3 || f.length > CSV_COLUMNS.length) {
+        bad(recordLine, `expected 3 to ${CSV_COLUMNS.length} fields (${CSV_COLUMNS.join(',')}), got ${f.length}`);
+        continue;
+      }
+      let rate;
+      try {
+        rate = parseRate({
+          prefix: f[0], destination: f[1], rate: f[2], connect_charge: f[3], initblock: f[4], billingblock: f[5], minimal_time: f[6],
+        }, 'row');
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        bad(recordLine, err.message.replace(/^row\./, ''));
+        continue;
+      }
+      const earlier = seen.get(rate.prefix);
+      if (earlier !== -1) {
+        bad(recordLine, `prefix ${rate.prefix} is already on line ${earlier}`);
+        continue;
+      }
+      seen.set(rate.prefix, recordLine);
+      // Once a row is bad nothing is imported: keep validating, stop storing.
+      if (badRows === 0) {
+        rows.push(rate.prefix, rate.destination, rate.rateMicros, rate.connectChargeMicros, rate.initblock, rate.billingblock, rate.minimalTime);
+      }
+    }
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+  if (pending !== '') bad(pendingLine, 'a quoted field is never closed');
+  progress.finish(size, rows.count + badRows);
+  return { rows, lines: lineNo, header, errors, badRows };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row writers, one per dialect. Both upsert by (plan_id, prefix) in the caller's transaction.
+
+const UPSERT_COLUMNS = 'plan_id, prefix, destination, rate_micros, connect_charge_micros, initblock, billingblock, minimal_time, updated_at';
+const ON_CONFLICT_UPDATE = `on conflict (plan_id, prefix) do update set destination = excluded.destination,
+  rate_micros = excluded.rate_micros, connect_charge_micros = excluded.connect_charge_micros, initblock = excluded.initblock,
+  billingblock = excluded.billingblock, minimal_time = excluded.minimal_time, updated_at = excluded.updated_at`;
+
+type RowWriter = (trx: Trx, planId: number, rows: RateColumns, from: number, to: number, now: string) => Promise<void>;
+
+function sqliteWriter(sqlite: SqliteDatabase.Database): RowWriter {
+  const stmt = sqlite.prepare(`insert into rates (${UPSERT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?) ${ON_CONFLICT_UPDATE}`);
+  return async (_trx, planId, rows, from, to, now) => {
+    // The statement runs on the connection under the open Kysely transaction.
+    if (!sqlite.inTransaction) throw new Error('SQLite rate import must run inside the import transaction');
+    const { prefixes, destinations, destinationId, rateMicros, connectMicros, blocks } = rows;
+    for (let i = from; i < to; i++) {
+      stmt.run(planId, prefixes[i], destinations[destinationId[i]], rateMicros[i], connectMicros[i], blocks[i * 3], blocks[i * 3 + 1], blocks[i * 3 + 2], now);
+    }
+  };
+}
+
+const PG_UPSERT = `insert into rates (${UPSERT_COLUMNS})
+  select $1::bigint, u.prefix, u.destination, u.rate, u.connect, u.initblock, u.billingblock, u.minimal_time, $9
+  from unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::int[], $7::int[], $8::int[])
+    as u(prefix, destination, rate, connect, initblock, billingblock, minimal_time)
+  ${ON_CONFLICT_UPDATE}`;
+
+const pgWriter: RowWriter = async (trx, planId, rows, from, to, now) => {
+  const n = to - from;
+  const prefixes = rows.prefixes.slice(from, to);
+  const destinations = new Array<string>(n);
+  const rates = new Array<string>(n);
+  const connects = new Array<string>(n);
+  const initblocks = new Array<number>(n);
+  const billingblocks = new Array<number>(n);
+  const minimalTimes = new Array<number>(n);
+  for (let k = 0, i = from; i < to; k++, i++) {
+    destinations[k] = rows.destinations[rows.destinationId[i]];
+    rates[k] = rows.rateMicros[i].toString();
+    connects[k] = rows.connectMicros[i].toString();
+    initblocks[k] = rows.blocks[i * 3];
+    billingblocks[k] = rows.blocks[i * 3 + 1];
+    minimalTimes[k] = rows.blocks[i * 3 + 2];
+  }
+  await trx.executeQuery(CompiledQuery.raw(PG_UPSERT, [planId, prefixes, destinations, rates, connects, initblocks, billingblocks, minimalTimes, now]));
+};
+
+// ---------------------------------------------------------------------------------------------
+
+async function assertPlan(db: Db | Trx, planId: number): Promise<void> {
+  const plan = await db.selectFrom('plans').select('id').where('id', '=', planId).executeTakeFirst();
+  if (!plan) throw notFound('Plan');
+}
+
+/**
+ * Imports a CSV file of rates into a plan. Throws InvalidRowsError (nothing imported) when any
+ * row is bad; otherwise everything is committed in one transaction.
+ */
+export async function importRatesCsv(target: ImportTarget, planIdInput: unknown, file: string, progress: ProgressSink = silentProgress): Promise<ImportSummary> {
+  const started = performance.now();
+  const planId = positiveInt(planIdInput, 'plan_id');
+  await assertPlan(target.db, planId);
+  const parsed = await readRatesCsv(file, progress);
+  if (parsed.badRows > 0) throw new InvalidRowsError(parsed.errors, parsed.badRows);
+  const { rows } = parsed;
+  if (rows.count === 0) throw badRequest('file', 'has no rate rows');
+
+  let write: RowWriter;
+  let chunk: number;
+  if (target.dialect === 'sqlite') {
+    if (!target.sqlite) throw new Error('SQLite rate import needs the database connection (DbHandle.sqlite)');
+    write = sqliteWriter(target.sqlite);
+    chunk = SQLITE_CHUNK_ROWS;
+  } else {
+    write = pgWriter;
+    chunk = PG_CHUNK_ROWS;
+  }
+
+  const outcome = await inTx(target.db, async (trx) => {
+    await assertPlan(trx, planId);
+    const now = nowIso();
+    progress.phase('importing', rows.count);
+    for (let from = 0; from < rows.count; from += chunk) {
+      const to = Math.min(rows.count, from + chunk);
+      await write(trx, planId, rows, from, to, now);
+      progress.update(to, to);
+    }
+    progress.finish(rows.count, rows.count);
+    await bumpRatesVersion(trx, planId);
+
+    const derived = await trx.selectFrom('plans as p').innerJoin('accounts as a', 'a.id', 'p.owner_id')
+      .select(['p.id', 'a.markup_micro_percent']).where('p.wholesale_plan_id', '=', planId).orderBy('p.id').execute();
+    let retailRows = 0;
+    for (let k = 0; k < derived.length; k++) {
+      progress.phase(`retail ${k + 1}/${derived.length}`, 1);
+      const markup = derived[k].markup_micro_percent;
+      const n = await rebuildRetailPlan(trx, Number(derived[k].id), planId,
+        markup === null ? DEFAULT_MARKUP_MICRO_PERCENT : microsFromDb(markup));
+      retailRows += n;
+      progress.finish(1, n);
+    }
+    return { retailPlans: derived.length, retailRows };
+  });
+  progress.end();
+  await target.durable?.();
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    plan_id: planId,
+    rows_imported: rows.count,
+    lines_read: parsed.lines,
+    header: parsed.header,
+    retail_plans_rebuilt: outcome.retailPlans,
+    retail_rows_written: outcome.retailRows,
+    seconds: Math.round(seconds * 1000) / 1000,
+    rows_per_second: Math.round(rows.count / seconds),
+  };
+}

@@ -1,0 +1,131 @@
+// Longest-prefix match over a plan's rates, built for a million prefixes: an open-addressing
+// hash table in typed arrays keyed by (numeric prefix value, prefix length). A lookup walks
+// the dialled digits once and probes only the prefix lengths the plan has, longest first.
+// Pure: no I/O.
+
+/** Prefixes up to 15 digits (E.164 maximum) keep every key an exact double. */
+export const MAX_PREFIX_DIGITS = 15;
+
+export class PrefixIndex {
+  #keys: Float64Array;
+  #lengths: Uint8Array;
+  #values: Int32Array;
+  #mask: number;
+  #size = 0;
+  /** Bit L set when some prefix has L digits. */
+  #lengthsPresent = 0;
+  #maxLength = 0;
+
+  constructor(expectedEntries = 16) {
+    let capacity = 16;
+    while (capacity < expectedEntries * 2) capacity *= 2;
+    this.#keys = new Float64Array(capacity);
+    this.#lengths = new Uint8Array(capacity);
+    this.#values = new Int32Array(capacity);
+    this.#mask = capacity - 1;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  static #hash(value: number, length: number): number {
+    const lo = value >>> 0;
+    const hi = (value / 4294967296) >>> 0;
+    let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1) ^ length, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> 0;
+  }
+
+  static #parse(prefix: string): number {
+    if (prefix.length === 0 || prefix.length > MAX_PREFIX_DIGITS || !/^\d+$/.test(prefix)) {
+      throw new RangeError(`prefix must be 1-${MAX_PREFIX_DIGITS} digits: "${prefix}"`);
+    }
+    return Number(prefix);
+  }
+
+  /** Sets (or replaces) the value of a prefix. */
+  set(prefix: string, value: number): void {
+    const key = PrefixIndex.#parse(prefix);
+    const len = prefix.length;
+    if ((this.#size + 1) * 2 > this.#keys.length) this.#grow();
+    let slot = PrefixIndex.#hash(key, len) & this.#mask;
+    for (;;) {
+      const l = this.#lengths[slot];
+      if (l === 0) {
+        this.#keys[slot] = key;
+        this.#lengths[slot] = len;
+        this.#values[slot] = value;
+        this.#size++;
+        this.#lengthsPresent |= 1 << len;
+        if (len > this.#maxLength) this.#maxLength = len;
+        return;
+      }
+      if (l === len && this.#keys[slot] === key) {
+        this.#values[slot] = value;
+        return;
+      }
+      slot = (slot + 1) & this.#mask;
+    }
+  }
+
+  /** The value stored for exactly this prefix, or -1. */
+  get(prefix: string): number {
+    return this.#probe(PrefixIndex.#parse(prefix), prefix.length);
+  }
+
+  #probe(key: number, len: number): number {
+    let slot = PrefixIndex.#hash(key, len) & this.#mask;
+    for (;;) {
+      const l = this.#lengths[slot];
+      if (l === 0) return -1;
+      if (l === len && this.#keys[slot] === key) return this.#values[slot];
+      slot = (slot + 1) & this.#mask;
+    }
+  }
+
+  /** The value of the longest prefix of `digits`, or -1 when none matches. */
+  longestMatch(digits: string): number {
+    const n = Math.min(digits.length, this.#maxLength);
+    // Prefix values of every length, computed in one pass over the digits.
+    const prefixValues = PREFIX_SCRATCH;
+    let value = 0;
+    for (let i = 0; i < n; i++) {
+      const d = digits.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return -1;
+      value = value * 10 + d;
+      prefixValues[i + 1] = value;
+    }
+    for (let len = n; len >= 1; len--) {
+      if ((this.#lengthsPresent & (1 << len)) === 0) continue;
+      const found = this.#probe(prefixValues[len], len);
+      if (found !== -1) return found;
+    }
+    return -1;
+  }
+
+  #grow(): void {
+    const oldKeys = this.#keys;
+    const oldLengths = this.#lengths;
+    const oldValues = this.#values;
+    const capacity = oldKeys.length * 2;
+    this.#keys = new Float64Array(capacity);
+    this.#lengths = new Uint8Array(capacity);
+    this.#values = new Int32Array(capacity);
+    this.#mask = capacity - 1;
+    this.#size = 0;
+    for (let i = 0; i < oldKeys.length; i++) {
+      const len = oldLengths[i];
+      if (len === 0) continue;
+      let slot = PrefixIndex.#hash(oldKeys[i], len) & this.#mask;
+      while (this.#lengths[slot] !== 0) slot = (slot + 1) & this.#mask;
+      this.#keys[slot] = oldKeys[i];
+      this.#lengths[slot] = len;
+      this.#values[slot] = oldValues[i];
+      this.#size++;
+    }
+  }
+}
+
+const PREFIX_SCRATCH = new Float64Array(MAX_PREFIX_DIGITS + 1);
