@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { benchMe } from './http-me.js';
+import { benchSwitchPath } from './switch-path.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const only = process.argv[2];
@@ -11,6 +12,7 @@ execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc
 
 const benches: Record<string, () => Promise<void>> = {
   me: () => benchMe(root),
+  switch: () => benchSwitchPath(root),
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;

@@ -1,6 +1,6 @@
 // Who is calling: resolved from the X-API-Key, with what the tenancy guard needs.
 import { sql } from 'kysely';
-import type { Db, Dialect } from '../db/connect.js';
+import type { Db } from '../db/connect.js';
 import { preparedQuery } from '../db/prepared.js';
 import type { Role } from '../db/schema.js';
 import { hashApiKey } from './credentials.js';
@@ -34,8 +34,8 @@ const selectByKeyHash = preparedQuery((db) => db
   .where('k.key_hash', '=', '')
   .where('k.revoked_at', 'is', null));
 
-export async function actorByApiKey(db: Db, dialect: Dialect, apiKey: string): Promise<Actor | null> {
-  const [row] = await selectByKeyHash(db, dialect, [hashApiKey(apiKey)]);
+export async function actorByApiKey(db: Db, apiKey: string): Promise<Actor | null> {
+  const [row] = await selectByKeyHash(db, [hashApiKey(apiKey)]);
   if (!row) return null;
   const ownActive = row.active === 1;
   return {

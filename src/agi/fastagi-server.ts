@@ -3,7 +3,7 @@
 // Each connection is one script run; errors are logged and end that connection only.
 import net from 'node:net';
 import type { Ctx } from '../context.js';
-import { AgiChannel, AgiClosedError, AgiDeadChannelError, type AgiLimits } from './channel.js';
+import { AgiChannel, AgiClosedError, AgiCommandError, AgiDeadChannelError, type AgiLimits } from './channel.js';
 import { AGI_SCRIPTS } from './scripts.js';
 
 export interface FastAgiOptions extends Partial<AgiLimits> {
@@ -52,6 +52,8 @@ export async function startFastAgiServer(ctx: Ctx, opts: FastAgiOptions): Promis
     } catch (err) {
       if (err instanceof AgiClosedError || err instanceof AgiDeadChannelError) {
         slog.info({ reason: err.message, hangup: agi.hungUp }, 'AGI session ended early');
+      } else if (err instanceof AgiCommandError) {
+        slog.warn({ reason: err.message }, 'Asterisk refused an AGI command; session ended');
       } else {
         slog.error({ err }, 'AGI session failed');
       }

@@ -60,9 +60,10 @@ function refusal(reason: AgiRefusal): Outcome {
 export async function runAuthorize(ctx: Ctx, agi: AgiChannel, log: Logger): Promise<void> {
   const uniqueid = agi.headers.agi_uniqueid ?? '';
   const login = callerLogin(await agi.getVariable('CHANNEL(endpoint)'), agi.headers);
+  // The dialled number: AGI(agi://…/authorize,NUMBER) when the dialplan passes one, else ${EXTEN}.
   let destination: string | null = null;
   try {
-    destination = normalizeDestination(agi.headers.agi_extension ?? '');
+    destination = normalizeDestination(agi.headers.agi_arg_1 || agi.headers.agi_extension || '');
   } catch { /* refused below */ }
 
   let result: Outcome;
@@ -72,6 +73,8 @@ export async function runAuthorize(ctx: Ctx, agi: AgiChannel, log: Logger): Prom
   else {
     try {
       result = await authorizeCall(ctx, { uniqueid, sip_login: login, destination });
+      // As over HTTP: the reservation is on disk before the switch hears the answer.
+      if (result.allowed) await ctx.durable();
     } catch (err) {
       if (err instanceof AppError && err.status === 400) {
         result = refusal(err.field === 'sip_login' ? 'UNKNOWN_CALLER' : 'INVALID_REQUEST');
@@ -81,7 +84,7 @@ export async function runAuthorize(ctx: Ctx, agi: AgiChannel, log: Logger): Prom
       }
     }
   }
-  log.info({ sip_login: login, destination, allowed: result.allowed, max_duration: result.max_duration, reason: result.reason }, 'AGI authorize');
+  log[result.allowed ? 'debug' : 'info']({ sip_login: login, destination, allowed: result.allowed, max_duration: result.max_duration, reason: result.reason }, 'AGI authorize');
 
   // LL_ALLOWED goes last: the dialplan dials only once every other variable is in place.
   let allowedSent = false;
@@ -129,7 +132,9 @@ export async function runCdr(ctx: Ctx, agi: AgiChannel, log: Logger): Promise<vo
       uniqueid, sip_login: sipLogin, destination, start_time: startTimeOf(uniqueid),
       answered_seconds: answered, disposition, hangup_cause: hangupCause || undefined,
     });
-    log.info({ sip_login: sipLogin, destination, disposition, answered_seconds: answered, cost: res.cost, duplicate: res.duplicate }, 'AGI cdr');
+    // The hangup handler ends when the connection closes: only once the charge is on disk.
+    await ctx.durable();
+    log.debug({ sip_login: sipLogin, destination, disposition, answered_seconds: answered, cost: res.cost, duplicate: res.duplicate }, 'AGI cdr');
   } catch (err) {
     // Everything needed to replay the CDR through the HTTP Switch API is in the log line.
     const cdr = { sip_login: sipLogin, destination, start_time: startTimeOf(uniqueid), answered_seconds: answered, disposition, hangup_cause: hangupCause };

@@ -3,14 +3,15 @@
 // limit is what all of them can pay, and its cost is reserved on each until the CDR arrives or
 // the reservation expires. Reservations count against `available`, so concurrent calls can
 // never spend more than the balance.
+import { sql } from 'kysely';
 import type { Ctx } from '../context.js';
+import { preparedQuery } from '../db/prepared.js';
 import { lockAccounts, type LockedAccount } from '../db/locks.js';
 import { inTx } from '../db/tx.js';
 import { callsAuthorized } from '../metrics.js';
 import { microsFromDb } from '../money.js';
 import type { RateMatch } from '../rating/rate-table.js';
 import { callCostMicros, maxAffordableSeconds, minimumBlockCostMicros } from '../rating/tariff.js';
-import { activeCallerId } from '../sip/sip-accounts.js';
 import { nowIso } from '../util/time.js';
 import { findCaller, normalizeDestination, parseUniqueId, type Caller } from './caller.js';
 
@@ -46,13 +47,22 @@ export interface RatedCall {
 /** Rates a call for the client's plan and, for reseller clients, the reseller's wholesale plan. */
 export async function rateCall(ctx: Ctx, caller: Caller, destination: string): Promise<RatedCall | null> {
   if (caller.planId === null) return null;
-  const retail = (await ctx.rates.table(caller.planId, caller.planVersion)).match(destination);
+  const retail = (await ctx.rates.table(caller.planId, caller.planVersion, ctx.db)).match(destination);
   if (!retail) return null;
   if (!caller.reseller) return { caller, retail, wholesale: null };
   if (caller.reseller.planId === null) return null;
-  const wholesale = (await ctx.rates.table(caller.reseller.planId, caller.reseller.planVersion)).match(destination);
+  const wholesale = (await ctx.rates.table(caller.reseller.planId, caller.reseller.planVersion, ctx.db)).match(destination);
   return wholesale ? { caller, retail, wholesale } : null;
 }
+
+// Statements of every authorization, built once (db/prepared.ts).
+const reservationOfCall = preparedQuery((db) => db.selectFrom('reservations').select(['max_duration'])
+  .where('uniqueid', '=', '').limit(sql.lit(1)));
+const insertReservation = preparedQuery((db) => db.insertInto('reservations').values({
+  uniqueid: '', account_id: 0, amount_micros: 0n, max_duration: 0, expires_at: '', created_at: '',
+}));
+const addReserved = preparedQuery((db) => db.updateTable('accounts')
+  .set({ reserved_micros: sql`reserved_micros + ${0n}` }).where('id', '=', 0));
 
 function refuse(reason: RefusalReason, extra: Partial<AuthorizeResult> = {}): AuthorizeResult {
   callsAuthorized.inc({ outcome: reason });
@@ -73,7 +83,7 @@ export async function authorizeCall(ctx: Ctx, input: AuthorizeInput): Promise<Au
   const maxSeconds = ctx.config.maxCallDurationSeconds;
 
   return inTx(ctx.db, async (trx) => {
-    const callerId = await activeCallerId(trx, caller.accountId);
+    const callerId = caller.callerId;
     const payers: Array<{ accountId: number; match: RateMatch; shortReason: RefusalReason }> = [
       { accountId: caller.accountId, match: rated.retail, shortReason: 'INSUFFICIENT_BALANCE' },
     ];
@@ -83,8 +93,7 @@ export async function authorizeCall(ctx: Ctx, input: AuthorizeInput): Promise<Au
     const locked = await lockAccounts(trx, ctx.dialect, payers.map((p) => p.accountId));
 
     // A repeated authorize of the same call returns its reservation instead of reserving again.
-    const existing = await trx.selectFrom('reservations').select(['max_duration'])
-      .where('uniqueid', '=', uniqueid).executeTakeFirst();
+    const [existing] = await reservationOfCall(trx, [uniqueid]);
     if (existing) {
       callsAuthorized.inc({ outcome: 'allowed' });
       return { allowed: true, max_duration: existing.max_duration, caller_id: callerId, rate, sip_login: caller.sipLogin };
@@ -103,11 +112,8 @@ export async function authorizeCall(ctx: Ctx, input: AuthorizeInput): Promise<Au
     for (const p of payers) {
       const amount = callCostMicros(p.match.tariff, limit);
       if (amount === 0n) continue;
-      await trx.insertInto('reservations').values({
-        uniqueid, account_id: p.accountId, amount_micros: amount, max_duration: limit, expires_at: expiresAt, created_at: nowIso(),
-      }).execute();
-      await trx.updateTable('accounts').set((eb) => ({ reserved_micros: eb('reserved_micros', '+', amount as never) }))
-        .where('id', '=', p.accountId).execute();
+      await insertReservation(trx, [uniqueid, p.accountId, amount, limit, expiresAt, nowIso()]);
+      await addReserved(trx, [amount, p.accountId]);
     }
     callsAuthorized.inc({ outcome: 'allowed' });
     return { allowed: true, max_duration: limit, caller_id: callerId, rate, sip_login: caller.sipLogin };

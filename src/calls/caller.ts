@@ -1,6 +1,8 @@
 // Finds who pays for a call: the SIP account by login, or the IP-auth peer by source address,
 // with its client and (for reseller clients) the reseller.
+import { sql } from 'kysely';
 import type { Ctx } from '../context.js';
+import { preparedQuery } from '../db/prepared.js';
 import { badRequest } from '../errors.js';
 
 export interface Caller {
@@ -12,6 +14,8 @@ export interface Caller {
   accountActive: boolean;
   planId: number | null;
   planVersion: number;
+  /** The account's active caller ID, presented on its calls. */
+  callerId: string | null;
   reseller: null | { id: number; active: boolean; planId: number | null; planVersion: number };
 }
 
@@ -34,36 +38,49 @@ export function parseUniqueId(input: unknown): string {
   return id;
 }
 
-export async function findCaller(ctx: Ctx, input: { sip_login?: unknown; source_ip?: unknown; source_port?: unknown }): Promise<Caller | null> {
-  const base = ctx.db.selectFrom('sip_accounts as s')
+// The caller with its account, reseller, plan versions and active caller ID in one query;
+// built once (db/prepared.ts), as it runs twice for every call.
+function callerQuery(db: Ctx['db']) {
+  return db.selectFrom('sip_accounts as s')
     .innerJoin('accounts as a', 'a.id', 's.account_id')
     .leftJoin('plans as ap', 'ap.id', 'a.plan_id')
     .leftJoin('accounts as r', 'r.id', 'a.parent_id')
     .leftJoin('plans as rp', 'rp.id', 'r.plan_id')
+    .leftJoin('callerids as cid', (join) => join.onRef('cid.account_id', '=', 'a.id').on('cid.active', '=', sql.lit(1)))
     .select([
       's.id as sip_id', 's.name as sip_name', 's.active as sip_active',
       'a.id as account_id', 'a.login as account_login', 'a.active as account_active', 'a.plan_id', 'ap.rates_version as plan_version',
       'r.id as reseller_id', 'r.active as reseller_active', 'r.plan_id as reseller_plan_id', 'rp.rates_version as reseller_plan_version',
-    ]);
-  let row;
+      'cid.cid as caller_id',
+    ])
+    .where('s.name', '=', '');
+}
+const callerBySipName = preparedQuery((db) => callerQuery(db));
+const peersByIp = preparedQuery((db) => db.selectFrom('ip_auth').select(['peer_name'])
+  .where('ip', '=', '').where('status', '=', sql.lit(1)).limit(sql.lit(2)));
+const peersByIpPort = preparedQuery((db) => db.selectFrom('ip_auth').select(['peer_name'])
+  .where('ip', '=', '').where('port', '=', 0).where('status', '=', sql.lit(1)).limit(sql.lit(2)));
+
+export async function findCaller(ctx: Ctx, input: { sip_login?: unknown; source_ip?: unknown; source_port?: unknown }): Promise<Caller | null> {
+  let sipName: string;
   if (input.sip_login !== undefined && input.sip_login !== null && input.sip_login !== '') {
     if (typeof input.sip_login !== 'string' || input.sip_login.length > 80) throw badRequest('sip_login', 'must be a SIP login');
-    row = await base.where('s.name', '=', input.sip_login).executeTakeFirst();
+    sipName = input.sip_login;
   } else if (input.source_ip !== undefined && input.source_ip !== null && input.source_ip !== '') {
     if (typeof input.source_ip !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(input.source_ip)) {
       throw badRequest('source_ip', 'must be an IPv4 address');
     }
-    let peers = ctx.db.selectFrom('ip_auth').select(['peer_name']).where('ip', '=', String(input.source_ip)).where('status', '=', 1);
-    if (input.source_port !== undefined && input.source_port !== null && input.source_port !== '') {
-      peers = peers.where('port', '=', Number(input.source_port));
-    }
-    const found = await peers.limit(2).execute();
+    const hasPort = input.source_port !== undefined && input.source_port !== null && input.source_port !== '';
+    const found = hasPort
+      ? await peersByIpPort(ctx.db, [input.source_ip, Number(input.source_port)])
+      : await peersByIp(ctx.db, [input.source_ip]);
     // One address on several ports of different peers needs the port to tell them apart.
     if (found.length !== 1) return null;
-    row = await base.where('s.name', '=', found[0].peer_name).executeTakeFirst();
+    sipName = found[0].peer_name;
   } else {
     throw badRequest('sip_login', 'sip_login or source_ip is required');
   }
+  const [row] = await callerBySipName(ctx.db, [sipName]);
   if (!row) return null;
   return {
     sipAccountId: Number(row.sip_id),
@@ -74,6 +91,7 @@ export async function findCaller(ctx: Ctx, input: { sip_login?: unknown; source_
     accountActive: row.account_active === 1,
     planId: row.plan_id === null ? null : Number(row.plan_id),
     planVersion: Number(row.plan_version ?? 0),
+    callerId: row.caller_id ?? null,
     reseller: row.reseller_id === null ? null : {
       id: Number(row.reseller_id),
       active: row.reseller_active === 1,

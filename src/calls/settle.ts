@@ -1,7 +1,9 @@
 // CDR settlement: one transaction stores the call, releases its reservations and charges the
 // client at retail and, for reseller clients, the reseller at wholesale. The calls row, keyed by
 // the switch's uniqueid, is written first: a repeat finds it and changes nothing.
+import { sql } from 'kysely';
 import type { Ctx } from '../context.js';
+import { preparedQuery } from '../db/prepared.js';
 import type { Trx } from '../db/connect.js';
 import { inTx } from '../db/tx.js';
 import { AppError, badRequest, conflict, notFound } from '../errors.js';
@@ -32,17 +34,25 @@ export interface CdrResult {
   duplicate: boolean;
 }
 
+// Statements of every settlement, built once (db/prepared.ts).
+const reservationsOfCall = preparedQuery((db) => db.selectFrom('reservations')
+  .select(['id', 'account_id', 'amount_micros']).where('uniqueid', '=', ''));
+const deleteReservation = preparedQuery((db) => db.deleteFrom('reservations').where('id', '=', 0).returning('id'));
+const subtractReserved = preparedQuery((db) => db.updateTable('accounts')
+  .set({ reserved_micros: sql`reserved_micros - ${0n}` }).where('id', '=', 0));
+const insertCall = preparedQuery((db) => db.insertInto('calls').values({
+  uniqueid: '', account_id: 0, sip_account_id: 0, sip_login: '', destination: '', rate_prefix: '', rate_destination: '',
+  caller_id: '', started_at: '', answered_seconds: 0, billed_seconds: 0, cost_micros: 0n, reseller_id: 0,
+  reseller_cost_micros: 0n, disposition: '', hangup_cause: '', created_at: '',
+}).onConflict((oc) => oc.column('uniqueid').doNothing()).returning('id'));
+
 /** Frees every reservation of a call, in the caller's transaction. */
 export async function releaseReservations(trx: Trx, uniqueid: string): Promise<void> {
-  const held = await trx.selectFrom('reservations').select(['id', 'account_id', 'amount_micros']).where('uniqueid', '=', uniqueid).execute();
+  const held = await reservationsOfCall(trx, [uniqueid]);
   for (const r of held) {
-    const deleted = await trx.deleteFrom('reservations').where('id', '=', r.id).executeTakeFirst();
+    const deleted = await deleteReservation(trx, [r.id]);
     // Only the transaction that deleted the row gives the amount back (the expiry worker may race).
-    if (Number(deleted.numDeletedRows) === 1) {
-      await trx.updateTable('accounts')
-        .set((eb) => ({ reserved_micros: eb('reserved_micros', '-', microsFromDb(r.amount_micros) as never) }))
-        .where('id', '=', r.account_id).execute();
-    }
+    if (deleted.length === 1) await subtractReserved(trx, [microsFromDb(r.amount_micros), r.account_id]);
   }
 }
 
@@ -80,25 +90,13 @@ export async function settleCdr(ctx: Ctx, input: CdrInput): Promise<CdrResult> {
   const wholesaleCost = rated?.wholesale ? costOfBilled(rated.wholesale.tariff, billedSeconds(rated.wholesale.tariff, cdr.answered)) : 0n;
 
   return inTx(ctx.db, async (trx) => {
-    const inserted = await trx.insertInto('calls').values({
-      uniqueid: cdr.uniqueid,
-      account_id: caller.accountId,
-      sip_account_id: caller.sipAccountId,
-      sip_login: caller.sipLogin,
-      destination: cdr.destination,
-      rate_prefix: rated?.retail.prefix ?? null,
-      rate_destination: rated?.retail.destination ?? null,
-      caller_id: null,
-      started_at: cdr.startedAt,
-      answered_seconds: cdr.answered,
-      billed_seconds: billed,
-      cost_micros: retailCost,
-      reseller_id: caller.reseller?.id ?? null,
-      reseller_cost_micros: wholesaleCost,
-      disposition: cdr.disposition,
-      hangup_cause: cdr.hangupCause ?? null,
-      created_at: nowIso(),
-    }).onConflict((oc) => oc.column('uniqueid').doNothing()).returning('id').executeTakeFirst();
+    // Parameters in the column order of insertCall.
+    const [inserted] = await insertCall(trx, [
+      cdr.uniqueid, caller.accountId, caller.sipAccountId, caller.sipLogin, cdr.destination,
+      rated?.retail.prefix ?? null, rated?.retail.destination ?? null, caller.callerId, cdr.startedAt,
+      cdr.answered, billed, retailCost, caller.reseller?.id ?? null, wholesaleCost, cdr.disposition,
+      cdr.hangupCause ?? null, nowIso(),
+    ]);
 
     if (!inserted) {
       const prior = await trx.selectFrom('calls').selectAll().where('uniqueid', '=', cdr.uniqueid).executeTakeFirstOrThrow();

@@ -1,6 +1,7 @@
 // Row locks, the one place the dialects differ in how a transaction takes them. SQLite
 // transactions start with BEGIN IMMEDIATE and so already hold the database's write lock.
-import type { Dialect, Trx } from './connect.js';
+import type { Db, Dialect, Trx } from './connect.js';
+import { preparedQuery } from './prepared.js';
 
 export interface LockedAccount {
   id: number;
@@ -11,13 +12,20 @@ export interface LockedAccount {
   active: number;
 }
 
-/** Reads and locks the accounts, always in id order so two transactions never deadlock. */
-export async function lockAccounts(trx: Trx, dialect: Dialect, ids: number[]): Promise<Map<number, LockedAccount>> {
-  const sorted = [...new Set(ids)].sort((a, b) => a - b);
-  let q = trx.selectFrom('accounts')
+function lockQuery(db: Db | Trx, dialect: Dialect, count: number) {
+  const q = db.selectFrom('accounts')
     .select(['id', 'balance_micros', 'credit_limit_micros', 'reserved_micros', 'postpaid', 'active'])
-    .where('id', 'in', sorted).orderBy('id');
-  if (dialect === 'postgres') q = q.forUpdate();
-  const rows = await q.execute();
+    .where('id', 'in', Array.from({ length: count }, () => 0)).orderBy('id');
+  return dialect === 'postgres' ? q.forUpdate() : q;
+}
+// A call has one or two payers (client, reseller): one prepared statement for each count.
+const lockOne = preparedQuery((db, dialect) => lockQuery(db, dialect, 1));
+const lockTwo = preparedQuery((db, dialect) => lockQuery(db, dialect, 2));
+
+/** Reads and locks the accounts, always in id order so two transactions never deadlock. */
+export async function lockAccounts(trx: Trx, _dialect: Dialect, ids: number[]): Promise<Map<number, LockedAccount>> {
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  if (sorted.length > 2) throw new RangeError('a call has at most two payers');
+  const rows = sorted.length === 1 ? await lockOne(trx, sorted) : await lockTwo(trx, sorted);
   return new Map(rows.map((r) => [Number(r.id), { ...r, id: Number(r.id) }]));
 }

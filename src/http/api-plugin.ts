@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorByApiKey, type Actor } from '../accounts/actor.js';
 import type { Ctx } from '../context.js';
 import { withTrx } from '../context.js';
+import { preparedQuery } from '../db/prepared.js';
 import { AppError, forbidden, unauthorized } from '../errors.js';
 import { hashRequest, runIdempotent } from '../idempotency/idempotency.js';
 import { httpLatency, httpRequests } from '../metrics.js';
@@ -11,6 +12,10 @@ import { nowIso } from '../util/time.js';
 import type { ApiDefinition, Endpoint, Input } from './endpoint.js';
 
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+const insertAudit = preparedQuery((db) => db.insertInto('audit_log').values({
+  actor_id: 0, actor_login: '', actor_role: '', api: '', endpoint: '', method: '', ip: '', status_code: 0, error_code: '', created_at: '',
+}));
 
 /** Unique-constraint races (two creates of one login at once) are conflicts, not crashes. */
 function uniqueViolation(err: unknown): boolean {
@@ -47,12 +52,12 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
     return reply.code(err.status).send(body);
   };
 
+  const auditRow = (actor: Actor | null, endpoint: string, method: string, ip: string, status: number, code: string | null) => [
+    actor?.id ?? null, actor?.login ?? null, actor?.role ?? null, api.name, endpoint.slice(0, 64), method, ip, status, code, nowIso(),
+  ];
   async function audit(actor: Actor | null, endpoint: string, method: string, ip: string, status: number, code: string | null) {
     try {
-      await ctx.db.insertInto('audit_log').values({
-        actor_id: actor?.id ?? null, actor_login: actor?.login ?? null, actor_role: actor?.role ?? null,
-        api: api.name, endpoint: endpoint.slice(0, 64), method, ip, status_code: status, error_code: code, created_at: nowIso(),
-      }).execute();
+      await insertAudit(ctx.db, auditRow(actor, endpoint, method, ip, status, code));
     } catch (err) {
       ctx.log.error({ err }, 'audit log write failed');
     }
@@ -76,7 +81,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
       }
       const key = request.headers['x-api-key'];
       if (typeof key !== 'string' || key === '') throw unauthorized('Missing X-API-Key header');
-      actor = await actorByApiKey(ctx.db as never, ctx.dialect, key);
+      actor = await actorByApiKey(ctx.db as never, key);
       if (!actor) throw unauthorized('Unknown API key');
       if (!endpoint.roles.includes(actor.role)) throw forbidden('FORBIDDEN', `This API key may not use ${api.name}-api ${name}`);
 
@@ -106,11 +111,18 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
         statusCode = result.statusCode;
         payload = result.body;
         if (result.replayed) reply.header('Idempotent-Replayed', 'true');
+      } else if (endpoint.transactional && isWrite) {
+        const who = actor;
+        payload = await ctx.db.transaction().execute(async (trx) => {
+          const out = { [flag]: true, ...(await endpoint.handler(withTrx(ctx, trx), who, input, info)) };
+          await insertAudit(trx, auditRow(who, name, request.method, request.ip, 200, null));
+          return out;
+        });
       } else {
         payload = { [flag]: true, ...(await endpoint.handler(ctx, actor, input, info)) };
       }
       if (isWrite) {
-        await audit(actor, name, request.method, request.ip, statusCode, null);
+        if (!endpoint.transactional || idemKey !== undefined) await audit(actor, name, request.method, request.ip, statusCode, null);
         // Acknowledge a write only once it is on disk.
         await ctx.durable();
       }

@@ -22,6 +22,11 @@ export interface Endpoint {
   input?: TSchema;
   /** Money-moving endpoints whose body field (e.g. `external_id`) makes a retry replay the first result. */
   idempotencyField?: string;
+  /**
+   * Run the handler and its audit row in one transaction (one commit per request): for the
+   * high-rate switch endpoints, whose handlers do only database work.
+   */
+  transactional?: boolean;
   handler(ctx: Ctx, actor: Actor, input: Input, req: RequestInfo): Promise<Record<string, unknown>>;
 }
 

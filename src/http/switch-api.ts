@@ -14,13 +14,13 @@ const Caller = {
 
 const endpoints: Endpoint[] = [
   {
-    name: 'authorize', method: 'POST', roles: [...sw],
+    name: 'authorize', method: 'POST', roles: [...sw], transactional: true,
     summary: 'May this call start? Answers allowed, max_duration (s), caller_id and the matched rate; reserves the cost of max_duration',
     input: T.Object({ uniqueid: T.String({ maxLength: 100 }), ...Caller, destination: T.String() }),
     handler: async (ctx, _actor, input) => ({ ...(await authorizeCall(ctx, input)) }),
   },
   {
-    name: 'cdr', method: 'POST', roles: [...sw],
+    name: 'cdr', method: 'POST', roles: [...sw], transactional: true,
     summary: 'Settle a call: charge client (retail) and reseller (wholesale), release the reservation; a repeat of the uniqueid changes nothing',
     input: T.Object({
       uniqueid: T.String({ maxLength: 100 }), ...Caller, destination: T.String(),

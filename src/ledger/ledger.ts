@@ -2,6 +2,7 @@
 // transaction, together with the thing that caused it, so balance = sum(postings) always.
 import { sql } from 'kysely';
 import type { Db, Trx } from '../db/connect.js';
+import { preparedQuery } from '../db/prepared.js';
 import { insufficientBalance, notFound } from '../errors.js';
 import { ledgerPostings } from '../metrics.js';
 import { microsFromDb, type Micros } from '../money.js';
@@ -29,38 +30,37 @@ export interface Posting {
   balanceAfterMicros: Micros;
 }
 
+// The two statements of a posting run on every call and charge: built once (db/prepared.ts).
+const addToBalance = preparedQuery((db) => db.updateTable('accounts')
+  .set({ balance_micros: sql`balance_micros + ${0n}`, updated_at: '' })
+  .where('id', '=', 0)
+  .returning('balance_micros'));
+const addToBalanceIfFunded = preparedQuery((db) => db.updateTable('accounts')
+  .set({ balance_micros: sql`balance_micros + ${0n}`, updated_at: '' })
+  .where('id', '=', 0)
+  .where(sql<boolean>`balance_micros + (case when postpaid = 1 then credit_limit_micros else 0 end) + ${0n} >= 0`)
+  .returning('balance_micros'));
+const insertPosting = preparedQuery((db) => db.insertInto('ledger_postings')
+  .values({
+    account_id: 0, amount_micros: 0n, balance_after_micros: 0n, kind: '', ref_type: '', ref_id: '', description: '', created_at: '',
+  })
+  .returning('id'));
+
 export async function post(trx: Trx, req: PostingRequest): Promise<Posting> {
   if (req.amountMicros === 0n) throw new RangeError('a posting of zero moves nothing');
   const now = nowIso();
-  let update = trx
-    .updateTable('accounts')
-    .set({ balance_micros: sql`balance_micros + ${req.amountMicros}`, updated_at: now })
-    .where('id', '=', req.accountId);
-  if (req.requireFunds) {
-    update = update.where(
-      sql<boolean>`balance_micros + (case when postpaid = 1 then credit_limit_micros else 0 end) + ${req.amountMicros} >= 0`,
-    );
-  }
-  const row = await update.returning('balance_micros').executeTakeFirst();
+  const [row] = req.requireFunds
+    ? await addToBalanceIfFunded(trx, [req.amountMicros, now, req.accountId, req.amountMicros])
+    : await addToBalance(trx, [req.amountMicros, now, req.accountId]);
   if (!row) {
     if (req.requireFunds) throw insufficientBalance();
     throw notFound('Account');
   }
   const balanceAfterMicros = microsFromDb(row.balance_micros);
-  const inserted = await trx
-    .insertInto('ledger_postings')
-    .values({
-      account_id: req.accountId,
-      amount_micros: req.amountMicros,
-      balance_after_micros: balanceAfterMicros,
-      kind: req.kind,
-      ref_type: req.refType ?? null,
-      ref_id: req.refId === undefined ? null : String(req.refId),
-      description: req.description ?? null,
-      created_at: now,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const [inserted] = await insertPosting(trx, [
+    req.accountId, req.amountMicros, balanceAfterMicros, req.kind, req.refType ?? null,
+    req.refId === undefined ? null : String(req.refId), req.description ?? null, now,
+  ]);
   // Counted when written; a rolled-back transaction may overcount, which a rate metric tolerates.
   ledgerPostings.inc({ kind: req.kind });
   return { postingId: Number(inserted.id), balanceAfterMicros };

@@ -20,15 +20,19 @@ export class RateCache {
   readonly #entries = new Map<number, Entry>();
   constructor(private readonly db: Db) {}
 
-  /** The plan's rate table at `version` (or newer); for large plans a stale one while reloading. */
-  async table(planId: number, version: number): Promise<RateTable> {
+  /**
+   * The plan's rate table at `version` (or newer); for large plans a stale one while reloading.
+   * `db` is the caller's transaction, if any: a small plan is read through it (on SQLite the
+   * transaction holds the only connection, so reading beside it would wait for itself).
+   */
+  async table(planId: number, version: number, db: Db | Trx = this.db): Promise<RateTable> {
     const entry = this.#entries.get(planId);
     if (entry && entry.version >= version) return entry.table;
     if (entry && entry.table.size > SYNC_RELOAD_MAX_ROWS) {
-      this.#reload(planId, version, entry);
+      void this.#reload(planId, version, entry, this.db).catch(() => {});
       return entry.table;
     }
-    return this.#reload(planId, version, entry);
+    return this.#reload(planId, version, entry, db);
   }
 
   /** Loads one plan now (used by the CLI and benchmarks). */
@@ -39,11 +43,12 @@ export class RateCache {
     return { table, version };
   }
 
-  #reload(planId: number, version: number, entry: Entry | undefined): Promise<RateTable> {
-    if (entry?.loading && entry.loadingVersion >= version) return entry.loading;
+  #reload(planId: number, version: number, entry: Entry | undefined, db: Db | Trx): Promise<RateTable> {
+    // A load in flight through another transaction cannot be awaited from this one (SQLite).
+    if (entry?.loading && entry.loadingVersion >= version && db === this.db) return entry.loading;
     const loading = (async () => {
       // Read the version first: rows committed after it only make the table newer than it says.
-      const { table, version: loadedVersion } = await this.load(planId);
+      const { table, version: loadedVersion } = await this.load(planId, db);
       const current = this.#entries.get(planId);
       if (!current || current.version <= loadedVersion) {
         this.#entries.set(planId, { version: loadedVersion, table, loading: null, loadingVersion: 0 });

@@ -70,6 +70,28 @@ export class PrefixIndex {
     }
   }
 
+  /** Stores the value unless the prefix is present; returns the value already stored, or -1 when it stored this one. */
+  setIfAbsent(prefix: string, value: number): number {
+    const key = PrefixIndex.#parse(prefix);
+    const len = prefix.length;
+    if ((this.#size + 1) * 2 > this.#keys.length) this.#grow();
+    let slot = PrefixIndex.#hash(key, len) & this.#mask;
+    for (;;) {
+      const l = this.#lengths[slot];
+      if (l === 0) {
+        this.#keys[slot] = key;
+        this.#lengths[slot] = len;
+        this.#values[slot] = value;
+        this.#size++;
+        this.#lengthsPresent |= 1 << len;
+        if (len > this.#maxLength) this.#maxLength = len;
+        return -1;
+      }
+      if (l === len && this.#keys[slot] === key) return this.#values[slot];
+      slot = (slot + 1) & this.#mask;
+    }
+  }
+
   /** The value stored for exactly this prefix, or -1. */
   get(prefix: string): number {
     return this.#probe(PrefixIndex.#parse(prefix), prefix.length);
