@@ -20,7 +20,9 @@ export const RESERVATION_GRACE_SECONDS = 300;
 
 export type RefusalReason =
   | 'UNKNOWN_CALLER' | 'SIP_ACCOUNT_INACTIVE' | 'ACCOUNT_INACTIVE' | 'RESELLER_INACTIVE'
-  | 'NO_RATE' | 'INSUFFICIENT_BALANCE' | 'RESELLER_INSUFFICIENT_BALANCE';
+  | 'NO_RATE' | 'INSUFFICIENT_BALANCE' | 'RESELLER_INSUFFICIENT_BALANCE'
+  /** The uniqueid belongs to a call whose CDR was already settled. */
+  | 'ALREADY_SETTLED';
 
 export interface AuthorizeResult {
   allowed: boolean;
@@ -58,6 +60,7 @@ export async function rateCall(ctx: Ctx, caller: Caller, destination: string): P
 // Statements of every authorization, built once (db/prepared.ts).
 const reservationOfCall = preparedQuery((db) => db.selectFrom('reservations').select(['max_duration'])
   .where('uniqueid', '=', '').limit(sql.lit(1)));
+const settledCall = preparedQuery((db) => db.selectFrom('calls').select('id').where('uniqueid', '=', ''));
 const insertReservation = preparedQuery((db) => db.insertInto('reservations').values({
   uniqueid: '', account_id: 0, amount_micros: 0n, max_duration: 0, expires_at: '', created_at: '',
 }));
@@ -94,6 +97,7 @@ export async function authorizeCall(ctx: Ctx, input: AuthorizeInput): Promise<Au
 
     // A repeated authorize of the same call returns its reservation instead of reserving again.
     const [existing] = await reservationOfCall(trx, [uniqueid]);
+    if (!existing && (await settledCall(trx, [uniqueid])).length > 0) return refuse('ALREADY_SETTLED', { caller_id: callerId, rate });
     if (existing) {
       callsAuthorized.inc({ outcome: 'allowed' });
       return { allowed: true, max_duration: existing.max_duration, caller_id: callerId, rate, sip_login: caller.sipLogin };

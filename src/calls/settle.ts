@@ -104,6 +104,8 @@ export async function settleCdr(ctx: Ctx, input: CdrInput): Promise<CdrResult> {
         || Number(prior.account_id) !== caller.accountId) {
         throw conflict('IDEMPOTENCY_MISMATCH', `CDR ${cdr.uniqueid} was already settled with other values`);
       }
+      // A late re-authorization of a settled call may have reserved again: free it.
+      await releaseReservations(trx, cdr.uniqueid);
       return {
         uniqueid: cdr.uniqueid, call_id: Number(prior.id), disposition: prior.disposition as Disposition,
         answered_seconds: prior.answered_seconds, billed_seconds: prior.billed_seconds,

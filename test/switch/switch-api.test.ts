@@ -54,6 +54,11 @@ describe('switch api: authorize and cdr', () => {
     assert.equal(replay.status, 200);
     assert.equal(replay.body.duplicate, true);
     assert.equal(await balanceOf(c), '8.6800');
+    // A late re-authorization of the settled call reserves nothing.
+    const late = await authorize({ uniqueid: id, sip_login: c.sip.name, destination: '447575396991' });
+    assert.equal(late.body.allowed, false);
+    assert.equal(late.body.reason, 'ALREADY_SETTLED');
+    assert.equal(await reservedOf(c.login), 0);
     const mismatch = await cdr({ uniqueid: id, sip_login: c.sip.name, destination: '447575396991', answered_seconds: 600, disposition: 'ANSWERED' });
     assert.equal(mismatch.status, 409);
     assert.equal(await balanceOf(c), '8.6800');
