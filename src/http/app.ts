@@ -8,10 +8,11 @@ import { registerApi } from './api-plugin.js';
 import { clientApi } from './client-api.js';
 import type { ApiDefinition } from './endpoint.js';
 import { openApiDocument } from './openapi.js';
+import { resellerApi } from './reseller-api.js';
 import { switchApi } from './switch-api.js';
 
 export const VERSION = '0.1.0';
-export const APIS: ApiDefinition[] = [clientApi, adminApi, switchApi];
+export const APIS: ApiDefinition[] = [clientApi, resellerApi, adminApi, switchApi];
 
 export function buildApp(ctx: Ctx, opts: { apis?: ApiDefinition[] } = {}): FastifyInstance {
   const app = Fastify({
