@@ -249,8 +249,37 @@ function reservations(dialect: Dialect): Migration {
   };
 }
 
+/** Reseller money movements toward its clients: transfers and portal payments. */
+function resellerTransactions(dialect: Dialect): Migration {
+  const id = withId(dialect);
+  return {
+    async up(db: AnyDb) {
+      await id(db.schema.createTable('reseller_transactions'))
+        .addColumn('reseller_id', 'bigint', (c) => c.notNull().references('accounts.id'))
+        .addColumn('client_id', 'bigint', (c) => c.notNull().references('accounts.id'))
+        .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+        .addColumn('amount_micros', 'bigint', (c) => c.notNull())
+        .addColumn('currency', 'varchar(8)')
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('external_id', 'varchar(200)')
+        .addColumn('provider', 'varchar(64)')
+        .addColumn('provider_txid', 'varchar(200)')
+        .addColumn('posting_id', 'bigint')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .addUniqueConstraint('reseller_transactions_external_uq', ['reseller_id', 'kind', 'external_id'])
+        .execute();
+      await db.schema.createIndex('reseller_transactions_reseller_idx').on('reseller_transactions').columns(['reseller_id', 'id']).execute();
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect), '0002_reservations': reservations(dialect) };
+  return {
+    '0001_initial': initial(dialect),
+    '0002_reservations': reservations(dialect),
+    '0003_reseller_transactions': resellerTransactions(dialect),
+  };
 }
 
 export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<void> {

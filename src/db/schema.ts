@@ -160,6 +160,26 @@ export interface ReservationsTable {
   created_at: string;
 }
 
+export interface ResellerTransactionsTable {
+  id: Id;
+  reseller_id: number;
+  client_id: number;
+  /** `transfer` or `payment`. */
+  kind: string;
+  amount_micros: MoneyColumn;
+  currency: string | null;
+  /** `success` once credited; payments may also be `pending`, `failed`, `expired`, … */
+  status: string;
+  /** Unique per reseller and kind (null: no key). */
+  external_id: string | null;
+  provider: string | null;
+  provider_txid: string | null;
+  /** The ledger posting that credited the client, once credited. */
+  posting_id: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface IdempotencyKeysTable {
   account_id: number;
   scope: string;
@@ -252,6 +272,7 @@ export interface Database {
   callerids: CallerIdsTable;
   calls: CallsTable;
   reservations: ReservationsTable;
+  reseller_transactions: ResellerTransactionsTable;
   idempotency_keys: IdempotencyKeysTable;
   audit_log: AuditLogTable;
   settings: SettingsTable;
