@@ -1,7 +1,9 @@
 // `npm run bench`: every benchmark, one printed line per figure.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { benchCsvImport } from './csv-import.js';
 import { benchMe } from './http-me.js';
+import { benchRating } from './rating.js';
 import { benchSwitchPath } from './switch-path.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -12,6 +14,8 @@ execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc
 
 const benches: Record<string, () => Promise<void>> = {
   me: () => benchMe(root),
+  rating: () => benchRating(root),
+  csv: () => benchCsvImport(root),
   switch: () => benchSwitchPath(root),
 };
 for (const [name, run] of Object.entries(benches)) {

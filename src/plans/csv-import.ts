@@ -4,8 +4,9 @@
 // column arrays; one bad row (or a prefix given twice) imports nothing and is reported by line
 // number. Then one transaction upserts the rows by (plan_id, prefix), bumps the plan's
 // rates_version and rebuilds every retail plan derived from it at its reseller's markup.
-// The row writes skip the query builder: SQLite runs one prepared statement in a loop,
-// PostgreSQL inserts chunks of rows from unnest() arrays.
+// The rows are written in prefix order (so the (plan_id, prefix) index fills in sequence) and
+// without the query builder: SQLite runs prepared multi-row statements on the connection under
+// the transaction, PostgreSQL inserts chunks of 10,000 rows from unnest() arrays.
 import fs from 'node:fs';
 import type SqliteDatabase from 'better-sqlite3';
 import { CompiledQuery } from 'kysely';
@@ -13,7 +14,7 @@ import type { Db, Dialect, Trx } from '../db/connect.js';
 import { inTx } from '../db/tx.js';
 import { AppError, badRequest, notFound } from '../errors.js';
 import { microsFromDb } from '../money.js';
-import { PrefixIndex } from '../rating/prefix-index.js';
+import { MAX_PREFIX_DIGITS, PrefixIndex } from '../rating/prefix-index.js';
 import { positiveInt } from '../util/input.js';
 import { nowIso } from '../util/time.js';
 import { bumpRatesVersion, DEFAULT_MARKUP_MICRO_PERCENT, parseRate, rebuildRetailPlan } from './plans.js';
@@ -23,6 +24,7 @@ export const CSV_COLUMNS = ['prefix', 'destination', 'rate', 'connect_charge', '
 export const MAX_REPORTED_ERRORS = 20;
 /** A quoted field left open this long is a broken file, not a long destination. */
 const MAX_RECORD_CHARS = 10_000;
+const MAX_LINE_CHARS = 1 << 20;
 const PG_CHUNK_ROWS = 10_000;
 const SQLITE_CHUNK_ROWS = 20_000;
 
@@ -55,27 +57,31 @@ export interface ImportSummary {
   rows_per_second: number;
 }
 
-/** Validated rows in compact columns: typed arrays for numbers, destination names interned. */
+/**
+ * Validated rows in compact columns: typed arrays for numbers, destination names interned.
+ * Money is integer micro-units in doubles (exact: parseCsvRow refuses amounts past 2^53 micros).
+ */
 export class RateColumns {
   count = 0;
   readonly prefixes: string[] = [];
   readonly destinations: string[] = [];
   readonly #destinationIds = new Map<string, number>();
   destinationId: Int32Array;
-  rateMicros: BigInt64Array;
-  connectMicros: BigInt64Array;
+  rateMicros: Float64Array;
+  connectMicros: Float64Array;
   /** initblock, billingblock, minimal_time per row. */
   blocks: Int32Array;
 
   constructor(expectedRows = 1024) {
     const n = Math.max(16, expectedRows);
     this.destinationId = new Int32Array(n);
-    this.rateMicros = new BigInt64Array(n);
-    this.connectMicros = new BigInt64Array(n);
+    this.rateMicros = new Float64Array(n);
+    this.connectMicros = new Float64Array(n);
     this.blocks = new Int32Array(n * 3);
   }
 
-  push(prefix: string, destination: string, rate: bigint, connect: bigint, initblock: number, billingblock: number, minimalTime: number): void {
+  push(r: CsvRate): void {
+    const { prefix, destination } = r;
     const i = this.count++;
     if (i >= this.rateMicros.length) this.#grow();
     let d = this.#destinationIds.get(destination);
@@ -86,16 +92,32 @@ export class RateColumns {
     }
     this.prefixes.push(prefix);
     this.destinationId[i] = d;
-    this.rateMicros[i] = rate;
-    this.connectMicros[i] = connect;
-    this.blocks[i * 3] = initblock;
-    this.blocks[i * 3 + 1] = billingblock;
-    this.blocks[i * 3 + 2] = minimalTime;
+    this.rateMicros[i] = r.rateMicros;
+    this.connectMicros[i] = r.connectChargeMicros;
+    this.blocks[i * 3] = r.initblock;
+    this.blocks[i * 3 + 1] = r.billingblock;
+    this.blocks[i * 3 + 2] = r.minimalTime;
+  }
+
+  /** Row numbers in the order of the (plan_id, prefix) index, so the writes fill it in sequence. */
+  prefixOrder(): Uint32Array {
+    const n = this.count;
+    // Digit strings compare like their values padded right to 15 digits, the shorter first on a tie.
+    const key = new Float64Array(n);
+    const len = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const p = this.prefixes[i];
+      len[i] = p.length;
+      key[i] = Number(p) * POW10[MAX_PREFIX_DIGITS - p.length];
+    }
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order.sort((a, b) => (key[a] - key[b]) || (len[a] - len[b]));
   }
 
   #grow(): void {
     const n = this.rateMicros.length * 2;
-    const grow = <T extends Int32Array | BigInt64Array>(old: T, size: number): T => {
+    const grow = <T extends Int32Array | Float64Array>(old: T, size: number): T => {
       const next = new (old.constructor as new (len: number) => T)(size);
       next.set(old as never);
       return next;
@@ -130,6 +152,7 @@ export class StderrProgress implements ProgressSink {
   #total = 0;
   #started = 0;
   #last = 0;
+  #shownDone = -1;
   #drawn = false;
 
   constructor(out: NodeJS.WriteStream = process.stderr) {
@@ -144,12 +167,14 @@ export class StderrProgress implements ProgressSink {
     this.#total = total;
     this.#started = performance.now();
     this.#last = 0;
+    this.#shownDone = -1;
   }
 
   update(done: number, rows: number, force = false): void {
     const now = performance.now();
     if (!force && now - this.#last < this.#intervalMs) return;
     this.#last = now;
+    this.#shownDone = done;
     const seconds = (now - this.#started) / 1000;
     const fraction = this.#total > 0 ? Math.min(1, done / this.#total) : 1;
     const rate = seconds > 0 ? Math.round(rows / seconds) : 0;
@@ -165,7 +190,7 @@ export class StderrProgress implements ProgressSink {
   }
 
   finish(done: number, rows: number): void {
-    this.update(done, rows, true);
+    if (this.#shownDone !== done || this.#tty) this.update(done, rows, true);
     this.end();
   }
 
@@ -224,6 +249,110 @@ export function splitCsvRecord(text: string): Split {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Row validation: parseRate's rules. Rows of the usual shape (plain digits, decimals of at most
+// 6 places, small block numbers) take a fast path that gives the same result without BigInt;
+// anything else goes through parseRate itself, which accepts it or names what is wrong.
+
+export interface CsvRate {
+  prefix: string;
+  destination: string;
+  rateMicros: number;
+  connectChargeMicros: number;
+  initblock: number;
+  billingblock: number;
+  minimalTime: number;
+}
+
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+const NO = -1;
+
+/** `123.456` as micro-units; NO for anything else (sign, spaces, > 9 whole digits, > 6 decimals). */
+function plainMicros(s: string): number {
+  const n = s.length;
+  let whole = 0;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) break;
+    if (c < 48 || c > 57) return NO;
+    whole = whole * 10 + (c - 48);
+  }
+  if (i === 0 || i > 9) return NO;
+  if (i === n) return whole * 1e6;
+  const decimals = n - i - 1;
+  if (decimals < 1 || decimals > 6) return NO;
+  let frac = 0;
+  for (let j = i + 1; j < n; j++) {
+    const c = s.charCodeAt(j);
+    if (c < 48 || c > 57) return NO;
+    frac = frac * 10 + (c - 48);
+  }
+  return whole * 1e6 + frac * POW10[6 - decimals];
+}
+
+/** A small unsigned integer in [min, max], `fallback` when absent; NO when parseRate must decide. */
+function plainInt(s: string | undefined, min: number, max: number, fallback: number): number {
+  if (s === undefined || s === '') return fallback;
+  const n = s.length;
+  if (n > 6) return NO;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return NO;
+    v = v * 10 + (c - 48);
+  }
+  return v >= min && v <= max ? v : NO;
+}
+
+function isPrefix(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n > MAX_PREFIX_DIGITS) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+function exactMicros(micros: bigint, field: string): number {
+  if (micros > BigInt(Number.MAX_SAFE_INTEGER)) throw badRequest(field, 'is too large');
+  return Number(micros);
+}
+
+/**
+ * Validates one row (prefix, destination, rate[, connect_charge, initblock, billingblock,
+ * minimal_time]) with parseRate's rules; throws a 400 naming the column.
+ */
+export function parseCsvRow(f: readonly string[]): CsvRate {
+  const destination = f[1];
+  if (isPrefix(f[0]) && destination !== undefined && destination.length <= 100) {
+    const trimmed = destination.trim();
+    const rate = plainMicros(f[2] ?? '');
+    const connect = f[3] === undefined || f[3] === '' ? 0 : plainMicros(f[3]);
+    const initblock = plainInt(f[4], 1, 86400, 1);
+    const billingblock = plainInt(f[5], 1, 86400, 1);
+    const minimalTime = plainInt(f[6], 0, 86400, 0);
+    if (trimmed !== '' && rate !== NO && connect !== NO && initblock !== NO && billingblock !== NO && minimalTime !== NO) {
+      return { prefix: f[0], destination: trimmed, rateMicros: rate, connectChargeMicros: connect, initblock, billingblock, minimalTime };
+    }
+  }
+  let r;
+  try {
+    r = parseRate({
+      prefix: f[0], destination: f[1], rate: f[2], connect_charge: f[3], initblock: f[4], billingblock: f[5], minimal_time: f[6],
+    }, 'row');
+  } catch (err) {
+    if (err instanceof AppError) throw badRequest(err.field?.replace(/^row\./, '') ?? 'row', err.message.replace(/^row\.[a-z_]+: /, ''));
+    throw err;
+  }
+  return {
+    prefix: r.prefix, destination: r.destination,
+    rateMicros: exactMicros(r.rateMicros, 'rate'), connectChargeMicros: exactMicros(r.connectChargeMicros, 'connect_charge'),
+    initblock: r.initblock, billingblock: r.billingblock, minimalTime: r.minimalTime,
+  };
+}
+
 const DIGITS = /^\d+$/;
 const DECIMAL = /^[+-]?\d+(\.\d+)?$/;
 
@@ -251,8 +380,8 @@ export async function readRatesCsv(file: string, progress: ProgressSink = silent
     if (err instanceof AppError) throw err;
     throw badRequest('file', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  // Rows are about 30 bytes: size the arrays once for typical files instead of growing them.
-  const expectedRows = Math.min(Math.ceil(size / 24), 2_000_000);
+  // Rows are 30-50 bytes: size the arrays once for typical files instead of growing them.
+  const expectedRows = Math.min(Math.ceil(size / 32), 2_000_000);
   const rows = new RateColumns(expectedRows);
   const seen = new PrefixIndex(expectedRows);
   const errors: RowError[] = [];
@@ -303,14 +432,12 @@ export async function readRatesCsv(file: string, progress: ProgressSink = silent
       bad(recordLine, `expected 3 to ${CSV_COLUMNS.length} fields (${CSV_COLUMNS.join(',')}), got ${f.length}`);
       return;
     }
-    let rate;
+    let rate: CsvRate;
     try {
-      rate = parseRate({
-        prefix: f[0], destination: f[1], rate: f[2], connect_charge: f[3], initblock: f[4], billingblock: f[5], minimal_time: f[6],
-      }, 'row');
+      rate = parseCsvRow(f);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      bad(recordLine, err.message.replace(/^row\./, ''));
+      bad(recordLine, err.message);
       return;
     }
     const earlier = seen.setIfAbsent(rate.prefix, recordLine);
@@ -320,7 +447,7 @@ export async function readRatesCsv(file: string, progress: ProgressSink = silent
     }
     // Once a row is bad nothing is imported: keep validating, stop storing.
     if (badRows === 0) {
-      rows.push(rate.prefix, rate.destination, rate.rateMicros, rate.connectChargeMicros, rate.initblock, rate.billingblock, rate.minimalTime);
+      rows.push(rate);
     }
   };
 
@@ -343,6 +470,7 @@ export async function readRatesCsv(file: string, progress: ProgressSink = silent
         start = nl + 1;
       }
       carry = text.slice(start);
+      if (carry.length > MAX_LINE_CHARS) throw badRequest('file', `line ${lineNo + 1} is longer than ${MAX_LINE_CHARS} characters; is this a CSV file?`);
       progress.update(input.bytesRead, rows.count + badRows);
     }
     if (carry !== '') handleLine(carry.endsWith('\r') ? carry.slice(0, -1) : carry, ++lineNo);
@@ -362,16 +490,41 @@ const ON_CONFLICT_UPDATE = `on conflict (plan_id, prefix) do update set destinat
   rate_micros = excluded.rate_micros, connect_charge_micros = excluded.connect_charge_micros, initblock = excluded.initblock,
   billingblock = excluded.billingblock, minimal_time = excluded.minimal_time, updated_at = excluded.updated_at`;
 
-type RowWriter = (trx: Trx, planId: number, rows: RateColumns, from: number, to: number, now: string) => Promise<void>;
+/** Writes rows order[from..to) of `rows`. */
+type RowWriter = (trx: Trx, planId: number, rows: RateColumns, order: Uint32Array, from: number, to: number, now: string) => Promise<void>;
+
+/** Rows per SQLite statement: fewer calls into the driver, far below the 32766-parameter limit. */
+const SQLITE_ROWS_PER_STATEMENT = 32;
 
 function sqliteWriter(sqlite: SqliteDatabase.Database): RowWriter {
-  const stmt = sqlite.prepare(`insert into rates (${UPSERT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?) ${ON_CONFLICT_UPDATE}`);
-  return async (_trx, planId, rows, from, to, now) => {
-    // The statement runs on the connection under the open Kysely transaction.
+  const values = (n: number) => Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+  const many = sqlite.prepare(`insert into rates (${UPSERT_COLUMNS}) values ${values(SQLITE_ROWS_PER_STATEMENT)} ${ON_CONFLICT_UPDATE}`);
+  const one = sqlite.prepare(`insert into rates (${UPSERT_COLUMNS}) values ${values(1)} ${ON_CONFLICT_UPDATE}`);
+  const args: unknown[] = new Array(SQLITE_ROWS_PER_STATEMENT * 9);
+  return async (_trx, planId, rows, order, from, to, now) => {
+    // The statements run on the connection under the open Kysely transaction.
     if (!sqlite.inTransaction) throw new Error('SQLite rate import must run inside the import transaction');
     const { prefixes, destinations, destinationId, rateMicros, connectMicros, blocks } = rows;
-    for (let i = from; i < to; i++) {
-      stmt.run(planId, prefixes[i], destinations[destinationId[i]], rateMicros[i], connectMicros[i], blocks[i * 3], blocks[i * 3 + 1], blocks[i * 3 + 2], now);
+    const fill = (k: number, o: number) => {
+      const i = order[k];
+      args[o] = planId;
+      args[o + 1] = prefixes[i];
+      args[o + 2] = destinations[destinationId[i]];
+      args[o + 3] = rateMicros[i];
+      args[o + 4] = connectMicros[i];
+      args[o + 5] = blocks[i * 3];
+      args[o + 6] = blocks[i * 3 + 1];
+      args[o + 7] = blocks[i * 3 + 2];
+      args[o + 8] = now;
+    };
+    let k = from;
+    for (; k + SQLITE_ROWS_PER_STATEMENT <= to; k += SQLITE_ROWS_PER_STATEMENT) {
+      for (let j = 0; j < SQLITE_ROWS_PER_STATEMENT; j++) fill(k + j, j * 9);
+      many.run(args);
+    }
+    for (; k < to; k++) {
+      fill(k, 0);
+      one.run(args.slice(0, 9));
     }
   };
 }
@@ -382,22 +535,24 @@ const PG_UPSERT = `insert into rates (${UPSERT_COLUMNS})
     as u(prefix, destination, rate, connect, initblock, billingblock, minimal_time)
   ${ON_CONFLICT_UPDATE}`;
 
-const pgWriter: RowWriter = async (trx, planId, rows, from, to, now) => {
+const pgWriter: RowWriter = async (trx, planId, rows, order, from, to, now) => {
   const n = to - from;
-  const prefixes = rows.prefixes.slice(from, to);
+  const prefixes = new Array<string>(n);
   const destinations = new Array<string>(n);
   const rates = new Array<string>(n);
   const connects = new Array<string>(n);
   const initblocks = new Array<number>(n);
   const billingblocks = new Array<number>(n);
   const minimalTimes = new Array<number>(n);
-  for (let k = 0, i = from; i < to; k++, i++) {
-    destinations[k] = rows.destinations[rows.destinationId[i]];
-    rates[k] = rows.rateMicros[i].toString();
-    connects[k] = rows.connectMicros[i].toString();
-    initblocks[k] = rows.blocks[i * 3];
-    billingblocks[k] = rows.blocks[i * 3 + 1];
-    minimalTimes[k] = rows.blocks[i * 3 + 2];
+  for (let j = 0; j < n; j++) {
+    const i = order[from + j];
+    prefixes[j] = rows.prefixes[i];
+    destinations[j] = rows.destinations[rows.destinationId[i]];
+    rates[j] = String(rows.rateMicros[i]);
+    connects[j] = String(rows.connectMicros[i]);
+    initblocks[j] = rows.blocks[i * 3];
+    billingblocks[j] = rows.blocks[i * 3 + 1];
+    minimalTimes[j] = rows.blocks[i * 3 + 2];
   }
   await trx.executeQuery(CompiledQuery.raw(PG_UPSERT, [planId, prefixes, destinations, rates, connects, initblocks, billingblocks, minimalTimes, now]));
 };
@@ -422,6 +577,7 @@ export async function importRatesCsv(target: ImportTarget, planIdInput: unknown,
   const { rows } = parsed;
   if (rows.count === 0) throw badRequest('file', 'has no rate rows');
 
+  const order = rows.prefixOrder();
   let write: RowWriter;
   let chunk: number;
   if (target.dialect === 'sqlite') {
@@ -439,7 +595,7 @@ export async function importRatesCsv(target: ImportTarget, planIdInput: unknown,
     progress.phase('importing', rows.count);
     for (let from = 0; from < rows.count; from += chunk) {
       const to = Math.min(rows.count, from + chunk);
-      await write(trx, planId, rows, from, to, now);
+      await write(trx, planId, rows, order, from, to, now);
       progress.update(to, to);
     }
     progress.finish(rows.count, rows.count);

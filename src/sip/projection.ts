@@ -13,7 +13,7 @@ export interface SipProjection {
   ha1b: string;
   callerId: string | null;
   realm: string;
-  /** Web phone accounts register over WebSocket through Janus. */
+  /** Web phone accounts: the browser speaks WebRTC to Janus, whose SIP plugin registers here over UDP. */
   webrtc: boolean;
 }
 
@@ -35,7 +35,7 @@ export async function projectSipAccount(trx: Trx, p: SipProjection): Promise<voi
   await removeSubscriber(trx, p.name, p.realm);
   await trx.insertInto('ps_endpoints').values({
     id: p.name,
-    transport: p.webrtc ? 'transport-wss' : 'transport-udp',
+    transport: 'transport-udp',
     aors: p.name,
     auth: p.name,
     context: DIALPLAN_CONTEXT,

@@ -1,0 +1,144 @@
+// A reseller ("Agent") and its own clients: its account, its plans, creating clients on those
+// plans, reading them, switching them on and off, and moving them between its plans.
+// Every client is looked up through the tenancy guard: another tenant's client is a 404.
+import type { Actor } from '../accounts/actor.js';
+import { createClient } from '../accounts/provisioning.js';
+import { assertActive, reachableClient } from '../accounts/tenancy.js';
+import type { Ctx } from '../context.js';
+import type { Account, Plan } from '../db/schema.js';
+import { inTx } from '../db/tx.js';
+import { notFound } from '../errors.js';
+import { microsFromDb, moneyToJsonNumber } from '../money.js';
+import { SERVICE_KINDS } from '../sip/sip-accounts.js';
+import { bool, paging, positiveInt, requiredString } from '../util/input.js';
+import { formatLocal, nowIso } from '../util/time.js';
+
+/** The Reseller API's `me`, rendered from the row read with the API key. */
+export function resellerMe(actor: Actor) {
+  return {
+    id: actor.id,
+    username: actor.login,
+    group: 'Agent',
+    balance: moneyToJsonNumber(microsFromDb(actor.readAtAuth.balanceMicros)),
+    active: actor.active,
+  };
+}
+
+/** A client as its reseller sees it. Never carries a SIP secret or a password. */
+export function resellerClientView(a: Account, planName: string | null) {
+  return {
+    id: Number(a.id),
+    login: a.login,
+    username: a.login,
+    plan_id: a.plan_id === null ? null : Number(a.plan_id),
+    plan_name: planName,
+    balance: moneyToJsonNumber(microsFromDb(a.balance_micros)),
+    active: a.active === 1,
+    name: a.name,
+    email: a.email,
+    phone: a.phone,
+    language: a.language,
+    created_at: formatLocal(a.created_at),
+  };
+}
+
+/** The reseller's own plans with the number of rate rows of each (`agent_rates`). */
+export async function resellerPlans(ctx: Ctx, actor: Actor) {
+  const rows = await ctx.db.selectFrom('plans as p')
+    .selectAll('p')
+    .select((eb) => eb.selectFrom('rates as r').select((e) => e.fn.countAll<number>().as('n'))
+      .whereRef('r.plan_id', '=', 'p.id').as('agent_rates'))
+    .where('p.owner_id', '=', actor.id)
+    .orderBy('p.id')
+    .execute();
+  return rows.map((p) => ({
+    id: Number(p.id),
+    name: p.name,
+    signup: p.signup === 1,
+    initial_credit: moneyToJsonNumber(microsFromDb(p.initial_credit_micros)),
+    tariff_limit: p.tariff_limit,
+    agent_rates: Number(p.agent_rates ?? 0),
+  }));
+}
+
+async function planName(db: Ctx['db'], planId: number | null): Promise<string | null> {
+  if (planId === null) return null;
+  const p = await db.selectFrom('plans').select('name').where('id', '=', planId).executeTakeFirst();
+  return p?.name ?? null;
+}
+
+/**
+ * Creates a client on one of the reseller's own plans (a foreign plan is a 404) with its main
+ * SIP account. The SIP password, the API key and a generated account password are shown here
+ * only.
+ */
+export async function createResellerClient(ctx: Ctx, actor: Actor, input: { plan_id?: unknown; login?: unknown; password?: unknown }) {
+  assertActive(actor);
+  const created = await createClient(ctx, actor.id, { plan_id: input.plan_id, login: input.login, password: input.password });
+  return {
+    client: resellerClientView(created.client, created.plan.name),
+    sip: { name: created.sip.name, password: created.sip.password },
+    api_key: created.apiKey,
+    ...(created.password ? { password: created.password } : {}),
+  };
+}
+
+export async function getResellerClient(ctx: Ctx, actor: Actor, login: unknown) {
+  const l = requiredString(login, 'login', 64);
+  const client = await reachableClient(ctx.db, actor, l);
+  const sips = await ctx.db.selectFrom('sip_accounts').select(['name', 'kind', 'active'])
+    .where('account_id', '=', client.id).where('kind', 'not in', SERVICE_KINDS).orderBy('id').execute();
+  return {
+    client: {
+      ...resellerClientView(client, await planName(ctx.db, client.plan_id === null ? null : Number(client.plan_id))),
+      sip_accounts: sips.map((s) => ({ name: s.name, type: s.kind === 'main' ? 'main' : 'additional', active: s.active === 1 })),
+    },
+  };
+}
+
+export async function listResellerClients(ctx: Ctx, actor: Actor, query: { limit?: unknown; offset?: unknown }) {
+  const { limit, offset } = paging(query);
+  const base = ctx.db.selectFrom('accounts as a').where('a.parent_id', '=', actor.id).where('a.role', '=', 'client');
+  const total = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const rows = await base.leftJoin('plans as p', 'p.id', 'a.plan_id')
+    .selectAll('a').select('p.name as plan_name')
+    .orderBy('a.id').limit(limit).offset(offset).execute();
+  return {
+    total: Number(total.n),
+    limit,
+    offset,
+    clients: rows.map((r) => resellerClientView(r, r.plan_name)),
+  };
+}
+
+export async function setResellerClientStatus(ctx: Ctx, actor: Actor, input: { login?: unknown; active?: unknown }) {
+  assertActive(actor);
+  const login = requiredString(input.login, 'login', 64);
+  const active = bool(input.active, 'active');
+  return inTx(ctx.db, async (trx) => {
+    const client = await reachableClient(trx, actor, login);
+    const changed = (client.active === 1) !== active;
+    if (changed) {
+      await trx.updateTable('accounts').set({ active: active ? 1 : 0, updated_at: nowIso() }).where('id', '=', client.id).execute();
+    }
+    return { login: client.login, active, changed };
+  });
+}
+
+/** Moves a client to another of the reseller's own plans (any other plan is a 404). */
+export async function changeResellerClientPlan(ctx: Ctx, actor: Actor, input: { login?: unknown; plan_id?: unknown }) {
+  assertActive(actor);
+  const login = requiredString(input.login, 'login', 64);
+  const planId = positiveInt(input.plan_id, 'plan_id');
+  return inTx(ctx.db, async (trx) => {
+    const client = await reachableClient(trx, actor, login);
+    const plan: Plan | undefined = await trx.selectFrom('plans').selectAll()
+      .where('id', '=', planId).where('owner_id', '=', actor.id).executeTakeFirst();
+    if (!plan) throw notFound('Plan');
+    const changed = client.plan_id === null || Number(client.plan_id) !== planId;
+    if (changed) {
+      await trx.updateTable('accounts').set({ plan_id: planId, updated_at: nowIso() }).where('id', '=', client.id).execute();
+    }
+    return { login: client.login, plan_id: planId, plan_name: plan.name, changed };
+  });
+}
