@@ -103,6 +103,8 @@ async function run(argv: string[]): Promise<number> {
         method: 'CLI', ip: null, status_code: 200, error_code: null, created_at: nowIso(),
       }).execute();
     }
+    // Acknowledge only what is on disk (SQLite group commit).
+    await handle.durable();
     process.stdout.write(JSON.stringify({ success: true, ...result }, null, 2) + '\n');
     if (command === 'verify-ledger' && result.ok_ledger !== true) return 1;
     return 0;

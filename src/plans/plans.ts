@@ -121,6 +121,12 @@ export async function addRates(ctx: Ctx, input: { plan_id?: unknown; rates?: unk
   if (!Array.isArray(input.rates) || input.rates.length === 0) throw badRequest('rates', 'must be a non-empty array');
   if (input.rates.length > MAX_RATES_PER_REQUEST) throw badRequest('rates', `at most ${MAX_RATES_PER_REQUEST} rows per request; use the CSV import for more`);
   const rates = input.rates.map((r, i) => parseRate(r, `rates[${i}]`));
+  const seen = new Map<string, number>();
+  rates.forEach((r, i) => {
+    const first = seen.get(r.prefix);
+    if (first !== undefined) throw badRequest(`rates[${i}].prefix`, `repeats the prefix of rates[${first}]`);
+    seen.set(r.prefix, i);
+  });
   return inTx(ctx.db, async (trx) => {
     const plan = await trx.selectFrom('plans').selectAll().where('id', '=', planId).executeTakeFirst();
     if (!plan) throw notFound('Plan');
