@@ -17,6 +17,8 @@ export interface Ctx {
   rates: RateCache;
   /** Resolves once all committed writes are on disk; await it before acknowledging a write. */
   durable(): Promise<void>;
+  /** SQLite: the read-only connection for hot lookups (see DbHandle.sqliteReader). */
+  sqliteReader?: import('better-sqlite3').Database;
 }
 
 /** The same context bound to an open transaction. */

@@ -40,6 +40,7 @@ export async function openContext(config: Config, log: Logger): Promise<{ ctx: C
   const ctx: Ctx = {
     db: handle.db, dialect: handle.dialect, config, secrets, log, limiter: new AttemptLimiter(), rates: new RateCache(handle.db),
     durable: () => handle.durable(),
+    sqliteReader: handle.sqliteReader,
   };
   return { ctx, handle, secretCreated: created };
 }

@@ -1,4 +1,5 @@
 // Who is calling: resolved from the X-API-Key, with what the tenancy guard needs.
+import type SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { preparedQuery } from '../db/prepared.js';
@@ -22,7 +23,7 @@ export interface Actor {
   readAtAuth: { balanceMicros: number; planId: number | null; planName: string | null };
 }
 
-const selectByKeyHash = preparedQuery((db) => db
+const byKeyHashQuery = (db: Db) => db
   .selectFrom('api_keys as k')
   .innerJoin('accounts as a', 'a.id', 'k.account_id')
   .leftJoin('accounts as p', 'p.id', 'a.parent_id')
@@ -32,10 +33,38 @@ const selectByKeyHash = preparedQuery((db) => db
     'a.balance_micros', 'a.plan_id', sql<string | null>`pl.name`.as('plan_name'),
   ])
   .where('k.key_hash', '=', '')
-  .where('k.revoked_at', 'is', null));
+  .where('k.revoked_at', 'is', null);
+const selectByKeyHash = preparedQuery((db) => byKeyHashQuery(db));
+type KeyRow = Awaited<ReturnType<typeof selectByKeyHash>>[number];
 
-export async function actorByApiKey(db: Db, apiKey: string): Promise<Actor | null> {
-  const [row] = await selectByKeyHash(db, [hashApiKey(apiKey)]);
+/** Looks API keys up on SQLite's read-only connection: synchronous, no queueing behind writes. */
+const readerStatements = new WeakMap<SqliteDatabase.Database, SqliteDatabase.Statement>();
+function lookupOnReader(reader: SqliteDatabase.Database, db: Db, keyHash: string): KeyRow | undefined {
+  let stmt = readerStatements.get(reader);
+  if (!stmt) {
+    stmt = reader.prepare(byKeyHashQuery(db).compile().sql);
+    readerStatements.set(reader, stmt);
+  }
+  return stmt.get(keyHash) as KeyRow | undefined;
+}
+
+/** SHA-256 of recently seen keys: hashing is a tenth of a `me` request. Bounded, oldest out. */
+const MAX_CACHED_HASHES = 10_000;
+const keyHashes = new Map<string, string>();
+function cachedKeyHash(apiKey: string): string {
+  let hash = keyHashes.get(apiKey);
+  if (hash === undefined) {
+    hash = hashApiKey(apiKey);
+    if (keyHashes.size >= MAX_CACHED_HASHES) keyHashes.delete(keyHashes.keys().next().value as string);
+    keyHashes.set(apiKey, hash);
+  }
+  return hash;
+}
+
+export async function actorByApiKey(db: Db, apiKey: string, reader?: SqliteDatabase.Database): Promise<Actor | null> {
+  if (apiKey.length > 200) return null;
+  const keyHash = cachedKeyHash(apiKey);
+  const row = reader ? lookupOnReader(reader, db, keyHash) : (await selectByKeyHash(db, [keyHash]))[0];
   if (!row) return null;
   const ownActive = row.active === 1;
   return {

@@ -22,6 +22,11 @@ export interface DbHandle {
   durable(): Promise<void>;
   /** SQLite only: the connection under Kysely, for bulk paths where the query builder costs too much. */
   sqlite?: SqliteDatabase.Database;
+  /**
+   * SQLite only: a second, read-only connection for hot reads (API key lookups). It sees only
+   * committed data and never waits behind a transaction holding the main connection.
+   */
+  sqliteReader?: SqliteDatabase.Database;
   close(): Promise<void>;
 }
 
@@ -85,10 +90,12 @@ export function openDatabase(databaseUrl: string, schema = ''): DbHandle {
     const db = new Kysely<Database>({
       dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) as never }),
     });
+    const sqliteReader = file === ':memory:' ? undefined : new SqliteDatabase(file, { readonly: true });
+    sqliteReader?.pragma('busy_timeout = 5000');
     const wal = new WalSync(file === ':memory:' ? '/dev/null' : `${path.resolve(file)}-wal`);
     return {
-      db, dialect: 'sqlite', sqlite, durable: () => wal.durable(),
-      close: async () => { await db.destroy(); wal.close(); },
+      db, dialect: 'sqlite', sqlite, sqliteReader, durable: () => wal.durable(),
+      close: async () => { await db.destroy(); sqliteReader?.close(); wal.close(); },
     };
   }
   const types = {

@@ -12,6 +12,7 @@ import { nowIso } from '../util/time.js';
 import type { ApiDefinition, Endpoint, Input } from './endpoint.js';
 
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const BOTH_METHODS = ['GET', 'POST'];
 
 const insertAudit = preparedQuery((db) => db.insertInto('audit_log').values({
   actor_id: 0, actor_login: '', actor_role: '', api: '', endpoint: '', method: '', ip: '', status_code: 0, error_code: '', created_at: '',
@@ -63,6 +64,21 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
     }
   }
 
+  // Labelled metric children, resolved once per endpoint and status rather than per request.
+  const metricChildren = new Map<string, { observe(seconds: number): void }>();
+  const metricsFor = (label: string, status: number) => {
+    const key = `${label} ${status}`;
+    let child = metricChildren.get(key);
+    if (!child) {
+      const counter = httpRequests.labels(api.name, label, String(status));
+      const histogram = httpLatency.labels(api.name, label);
+      child = { observe: (seconds) => { counter.inc(); histogram.observe(seconds); } };
+      // Bounded: endpoints × statuses of one API.
+      if (metricChildren.size < 1000) metricChildren.set(key, child);
+    }
+    return child;
+  };
+
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     const started = process.hrtime.bigint();
     const query = request.query as Record<string, unknown>;
@@ -73,15 +89,15 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
     const isWrite = request.method !== 'GET' && request.method !== 'HEAD';
     try {
       if (!endpoint) throw new AppError(404, 'UNKNOWN_ENDPOINT', name ? `Unknown endpoint "${name}"` : 'endpoint: query parameter is required');
-      const allowed = endpoint.method === 'BOTH' ? ['GET', 'POST'] : [endpoint.method];
-      if (!allowed.includes(request.method === 'HEAD' ? 'GET' : request.method)) {
+      const allowed = endpoint.method === 'BOTH' ? BOTH_METHODS : [endpoint.method];
+      if (request.method !== endpoint.method && !allowed.includes(request.method === 'HEAD' ? 'GET' : request.method)) {
         const err = new AppError(405, 'METHOD_NOT_ALLOWED', `Use ${allowed.join(' or ')} for ${name}`) as AppError & { allow?: string };
         err.allow = allowed.join(', ');
         throw err;
       }
       const key = request.headers['x-api-key'];
       if (typeof key !== 'string' || key === '') throw unauthorized('Missing X-API-Key header');
-      actor = await actorByApiKey(ctx.db as never, key);
+      actor = await actorByApiKey(ctx.db as never, key, ctx.sqliteReader);
       if (!actor) throw unauthorized('Unknown API key');
       if (!endpoint.roles.includes(actor.role)) throw forbidden('FORBIDDEN', `This API key may not use ${api.name}-api ${name}`);
 
@@ -136,8 +152,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
       if (isWrite && err.status !== 404 && err.status !== 405) await audit(actor, name, request.method, request.ip, err.status, err.code);
       return fail(reply, err);
     } finally {
-      httpRequests.inc({ api: api.name, endpoint: label, status: String(reply.statusCode) });
-      httpLatency.observe({ api: api.name, endpoint: label }, Number(process.hrtime.bigint() - started) / 1e9);
+      metricsFor(label, reply.statusCode).observe(Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 
