@@ -1,6 +1,6 @@
 // Shared benchmark plumbing: child servers, autocannon runs, one printed line per figure.
-import { spawn, type ChildProcess } from 'node:child_process';
-import autocannon from 'autocannon';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 export function figure(name: string, value: string | number, unit: string, note = ''): void {
   process.stdout.write(`${name.padEnd(44)} ${String(value).padStart(12)} ${unit}${note ? `   ${note}` : ''}\n`);
@@ -30,10 +30,16 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
 
 export interface LoadResult { requestsPerSecond: number; p99Ms: number; p50Ms: number; errors: number; non2xx: number }
 
+/** One autocannon run in a fresh process, so the load generator's own state never carries over. */
 export async function load(url: string, opts: { connections: number; durationSeconds: number; headers?: Record<string, string> }): Promise<LoadResult> {
-  const result = await autocannon({
-    url, connections: opts.connections, duration: opts.durationSeconds, headers: opts.headers, pipelining: 1,
+  const bin = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
+  const args = [bin, '--json', '-c', String(opts.connections), '-d', String(opts.durationSeconds), '-p', '1'];
+  for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}=${v}`);
+  args.push(url);
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
   });
+  const result = JSON.parse(out);
   return {
     requestsPerSecond: result.requests.average,
     p99Ms: result.latency.p99,

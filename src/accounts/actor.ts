@@ -37,15 +37,31 @@ const byKeyHashQuery = (db: Db) => db
 const selectByKeyHash = preparedQuery((db) => byKeyHashQuery(db));
 type KeyRow = Awaited<ReturnType<typeof selectByKeyHash>>[number];
 
-/** Looks API keys up on SQLite's read-only connection: synchronous, no queueing behind writes. */
-const readerStatements = new WeakMap<SqliteDatabase.Database, SqliteDatabase.Statement>();
+/**
+ * Looks API keys up on SQLite's read-only connection: synchronous, no queueing behind writes.
+ * Rows are reused while `PRAGMA data_version` says no other connection has committed since
+ * they were read, so a reused row is exactly what the query would return now.
+ */
+interface Reader { lookup: SqliteDatabase.Statement; dataVersion: SqliteDatabase.Statement; rows: Map<string, { version: number; row: KeyRow | undefined }> }
+const readers = new WeakMap<SqliteDatabase.Database, Reader>();
+const MAX_CACHED_ROWS = 10_000;
 function lookupOnReader(reader: SqliteDatabase.Database, db: Db, keyHash: string): KeyRow | undefined {
-  let stmt = readerStatements.get(reader);
-  if (!stmt) {
-    stmt = reader.prepare(byKeyHashQuery(db).compile().sql);
-    readerStatements.set(reader, stmt);
+  let r = readers.get(reader);
+  if (!r) {
+    r = {
+      lookup: reader.prepare(byKeyHashQuery(db).compile().sql),
+      dataVersion: reader.prepare('PRAGMA data_version').pluck(),
+      rows: new Map(),
+    };
+    readers.set(reader, r);
   }
-  return stmt.get(keyHash) as KeyRow | undefined;
+  const version = r.dataVersion.get() as number;
+  const cached = r.rows.get(keyHash);
+  if (cached && cached.version === version) return cached.row;
+  const row = r.lookup.get(keyHash) as KeyRow | undefined;
+  if (r.rows.size >= MAX_CACHED_ROWS && !cached) r.rows.delete(r.rows.keys().next().value as string);
+  r.rows.set(keyHash, { version, row });
+  return row;
 }
 
 /** SHA-256 of recently seen keys: hashing is a tenth of a `me` request. Bounded, oldest out. */
