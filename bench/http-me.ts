@@ -1,10 +1,7 @@
 // Client API `me` throughput and p99 at 50 connections, next to a bare Fastify hello-world
 // measured the same way in the same run (CONTRACT §6: >= 50%, p99 <= 10 ms).
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { figure, load, startProcess, stopProcess } from './util.js';
+import { figure, load, startLedgerline, startProcess, stopProcess } from './util.js';
 
 const CONNECTIONS = 50;
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 4);
@@ -20,23 +17,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 export async function benchMe(root: string): Promise<void> {
   const hello = await startProcess(process.execPath, [path.join(root, 'bench/hello-server.mjs')], {}, /ready (\d+)/);
   const helloUrl = `http://127.0.0.1:${/ready (\d+)/.exec(hello.output())![1]}/`;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'll-bench-'));
-  const adminKey = `bench-admin-${crypto.randomBytes(16).toString('hex')}`;
-  const port = 20000 + crypto.randomInt(20000);
-  const server = await startProcess(process.execPath, [path.join(root, 'dist/src/main.js')], {
-    PORT: String(port), DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`, ADMIN_API_KEY: adminKey,
-    LEDGERLINE_SECRET: 'bench-secret', AGI_PORT: '0', LOG_LEVEL: 'info',
-  }, /Ledgerline listening/);
+  const server = await startLedgerline(root);
   try {
-    const url = `http://127.0.0.1:${port}`;
-    const adminPost = async (endpoint: string, body: unknown) => {
-      const res = await fetch(`${url}/admin-api/index.php?endpoint=${endpoint}`, {
-        method: 'POST', headers: { 'X-API-Key': adminKey, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
-      });
-      const json = await res.json() as any;
-      if (!res.ok) throw new Error(`${endpoint}: ${JSON.stringify(json)}`);
-      return json;
-    };
+    const { url, adminPost } = server;
     const { plan } = await adminPost('create-plan', { name: 'BENCH' });
     const client = await adminPost('create-client', { plan_id: plan.id, balance: '10' });
     const target = `${url}/client-api/index.php?endpoint=me`;
@@ -59,8 +42,7 @@ export async function benchMe(root: string): Promise<void> {
       `${(100 * median(ratios)).toFixed(1)}% of hello-world, median of per-round ratios ${ratios.map((x) => (100 * x).toFixed(0) + '%').join(' ')} (target >= 50%)`);
     figure('client-api me p99 latency (50 conns)', median(p99), 'ms', `worst round ${Math.max(...p99)} ms; target <= 10 ms`);
   } finally {
-    await stopProcess(server.child);
+    await server.stop();
     await stopProcess(hello.child);
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,34 +1,16 @@
 // Switch path over HTTP on SQLite: authorize + cdr pairs per second, every CDR durable (group
 // commit fsync) before it is answered (CONTRACT §6: >= 3,000 calls/s).
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import autocannon from 'autocannon';
-import { figure, startProcess, stopProcess } from './util.js';
+import { figure, startLedgerline } from './util.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 256);
 const CLIENTS = 200;
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
 
 export async function benchSwitchPath(root: string): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'll-bench-switch-'));
-  const adminKey = `bench-admin-${crypto.randomBytes(16).toString('hex')}`;
-  const port = 20000 + crypto.randomInt(20000);
-  const server = await startProcess(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), path.join(root, 'dist/src/main.js')], {
-    PORT: String(port), DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`, ADMIN_API_KEY: adminKey,
-    LEDGERLINE_SECRET: 'bench-secret', AGI_PORT: '0', LOG_LEVEL: 'info',
-  }, /Ledgerline listening/);
+  const server = await startLedgerline(root, process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []);
   try {
-    const url = `http://127.0.0.1:${port}`;
-    const adminPost = async (endpoint: string, body: unknown) => {
-      const res = await fetch(`${url}/admin-api/index.php?endpoint=${endpoint}`, {
-        method: 'POST', headers: { 'X-API-Key': adminKey, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
-      });
-      const json = await res.json() as any;
-      if (!res.ok) throw new Error(`${endpoint}: ${JSON.stringify(json)}`);
-      return json;
-    };
+    const { url, adminKey, adminPost } = server;
     const { plan } = await adminPost('create-plan', { name: 'BENCH' });
     await adminPost('add-rates', { plan_id: plan.id, rates: [
       { prefix: '44', destination: 'UK', rate: '0.02', initblock: 60, billingblock: 6 },
@@ -70,7 +52,6 @@ export async function benchSwitchPath(root: string): Promise<void> {
     figure('switch request p99 latency', result.latency.p99, 'ms');
     figure('ledger verified after the run', verify.ok_ledger ? 'ok' : 'MISMATCH', '');
   } finally {
-    await stopProcess(server.child);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await server.stop();
   }
 }

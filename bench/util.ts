@@ -1,5 +1,9 @@
 // Shared benchmark plumbing: child servers, autocannon runs, one printed line per figure.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export function figure(name: string, value: string | number, unit: string, note = ''): void {
@@ -46,5 +50,41 @@ export async function load(url: string, opts: { connections: number; durationSec
     p50Ms: result.latency.p50,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+  };
+}
+
+export interface BenchServer {
+  url: string;
+  adminKey: string;
+  /** Admin API POST that must succeed. */
+  adminPost(endpoint: string, body: unknown): Promise<any>;
+  stop(): Promise<void>;
+}
+
+/** The built server (dist/) on a fresh SQLite database in a temp folder. */
+export async function startLedgerline(root: string, extraNodeArgs: string[] = []): Promise<BenchServer> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'll-bench-'));
+  const adminKey = `bench-admin-${crypto.randomBytes(16).toString('hex')}`;
+  const port = 20000 + crypto.randomInt(20000);
+  const server = await startProcess(process.execPath, [...extraNodeArgs, path.join(root, 'dist/src/main.js')], {
+    PORT: String(port), DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`, ADMIN_API_KEY: adminKey,
+    LEDGERLINE_SECRET: 'bench-secret', AGI_PORT: '0', LOG_LEVEL: 'info',
+  }, /Ledgerline listening/);
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    adminKey,
+    async adminPost(endpoint, body) {
+      const res = await fetch(`${url}/admin-api/index.php?endpoint=${endpoint}`, {
+        method: 'POST', headers: { 'X-API-Key': adminKey, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+      });
+      const json = await res.json() as any;
+      if (!res.ok) throw new Error(`${endpoint}: ${JSON.stringify(json)}`);
+      return json;
+    },
+    async stop() {
+      await stopProcess(server.child);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -70,6 +70,11 @@ async function run(argv: string[]): Promise<number> {
       id: admin.id, login: admin.login, role: 'admin', parentId: null, active: true, ownActive: true,
       readAtAuth: { balanceMicros: admin.balance_micros, planId: null, planName: null },
     };
+    // CLI changes are audited like API ones, with `cli` as the API.
+    const audit = () => ctx.db.insertInto('audit_log').values({
+      actor_id: admin.id, actor_login: admin.login, actor_role: 'admin', api: 'cli', endpoint: command,
+      method: 'CLI', ip: null, status_code: 200, error_code: null, created_at: nowIso(),
+    }).execute();
     if (command === 'import-rates') {
       const args = argv.slice(1);
       if (args.length !== 2) throw new AppError(400, 'USAGE', 'usage: ledgerline import-rates PLAN FILE.csv');
@@ -87,22 +92,14 @@ async function run(argv: string[]): Promise<number> {
         }, null, 2) + '\n');
         return 2;
       }
-      await ctx.db.insertInto('audit_log').values({
-        actor_id: admin.id, actor_login: admin.login, actor_role: 'admin', api: 'cli', endpoint: command,
-        method: 'CLI', ip: null, status_code: 200, error_code: null, created_at: nowIso(),
-      }).execute();
+      await audit();
       await handle.durable();
       process.stdout.write(JSON.stringify({ success: true, ...summary }, null, 2) + '\n');
       return 0;
     }
     const input = fieldsFrom(argv.slice(1));
     const result = await endpoint!.handler(ctx, actor, input, { ip: 'cli' });
-    if (endpoint!.method !== 'GET') {
-      await ctx.db.insertInto('audit_log').values({
-        actor_id: admin.id, actor_login: admin.login, actor_role: 'admin', api: 'cli', endpoint: command,
-        method: 'CLI', ip: null, status_code: 200, error_code: null, created_at: nowIso(),
-      }).execute();
-    }
+    if (endpoint!.method !== 'GET') await audit();
     // Acknowledge only what is on disk (SQLite group commit).
     await handle.durable();
     process.stdout.write(JSON.stringify({ success: true, ...result }, null, 2) + '\n');
