@@ -293,10 +293,18 @@ export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promis
     provider: { getMigrations: async () => migrationsFor(dialect) },
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
+  // Kysely checks for its tables by introspecting every schema of the database; a schema
+  // dropped by someone else at that moment fails the check (3F000). Nothing was applied then,
+  // so a bounded retry is safe.
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) return;
     const failed = results?.find((r) => r.status === 'Error');
+    const raceOnAnotherSchema = !failed && (error as { code?: string }).code === '3F000' && attempt < 5;
+    if (raceOnAnotherSchema) {
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      continue;
+    }
     throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? error}`);
   }
-
 }
