@@ -47,31 +47,16 @@ export class PrefixIndex {
 
   /** Sets (or replaces) the value of a prefix. */
   set(prefix: string, value: number): void {
-    const key = PrefixIndex.#parse(prefix);
-    const len = prefix.length;
-    if ((this.#size + 1) * 2 > this.#keys.length) this.#grow();
-    let slot = PrefixIndex.#hash(key, len) & this.#mask;
-    for (;;) {
-      const l = this.#lengths[slot];
-      if (l === 0) {
-        this.#keys[slot] = key;
-        this.#lengths[slot] = len;
-        this.#values[slot] = value;
-        this.#size++;
-        this.#lengthsPresent |= 1 << len;
-        if (len > this.#maxLength) this.#maxLength = len;
-        return;
-      }
-      if (l === len && this.#keys[slot] === key) {
-        this.#values[slot] = value;
-        return;
-      }
-      slot = (slot + 1) & this.#mask;
-    }
+    this.#store(prefix, value, true);
   }
 
   /** Stores the value unless the prefix is present; returns the value already stored, or -1 when it stored this one. */
   setIfAbsent(prefix: string, value: number): number {
+    return this.#store(prefix, value, false);
+  }
+
+  /** Inserts, or finds the prefix and (when `replace`) overwrites it; returns the previous value or -1. */
+  #store(prefix: string, value: number, replace: boolean): number {
     const key = PrefixIndex.#parse(prefix);
     const len = prefix.length;
     if ((this.#size + 1) * 2 > this.#keys.length) this.#grow();
@@ -87,7 +72,11 @@ export class PrefixIndex {
         if (len > this.#maxLength) this.#maxLength = len;
         return -1;
       }
-      if (l === len && this.#keys[slot] === key) return this.#values[slot];
+      if (l === len && this.#keys[slot] === key) {
+        const previous = this.#values[slot];
+        if (replace) this.#values[slot] = value;
+        return previous;
+      }
       slot = (slot + 1) & this.#mask;
     }
   }
