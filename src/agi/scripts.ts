@@ -125,8 +125,9 @@ export async function runCdr(ctx: Ctx, agi: AgiChannel, log: Logger): Promise<vo
     log.warn({ destination, sip_login: sipLogin }, 'AGI cdr without LL_DESTINATION/LL_SIP (call not authorized through AGI); ignored');
     return;
   }
-  const seconds = Number.parseFloat(answeredTime ?? '');
-  const answered = disposition === 'ANSWERED' && Number.isFinite(seconds) && seconds > 0 ? Math.floor(seconds) : 0;
+  // Whole seconds answered; Asterisk may add a fraction (`61.2`), which is dropped, not rounded.
+  const whole = /^\s*(\d{1,7})(?:\.\d*)?\s*$/.exec(answeredTime ?? '');
+  const answered = disposition === 'ANSWERED' && whole ? Number(whole[1]) : 0;
   try {
     const res = await settleCdr(ctx, {
       uniqueid, sip_login: sipLogin, destination, start_time: startTimeOf(uniqueid),

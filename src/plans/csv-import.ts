@@ -15,6 +15,7 @@ import { inTx } from '../db/tx.js';
 import { AppError, badRequest, notFound } from '../errors.js';
 import { microsFromDb } from '../money.js';
 import { MAX_PREFIX_DIGITS, PrefixIndex } from '../rating/prefix-index.js';
+import type { RateRow } from '../rating/rate-table.js';
 import { positiveInt } from '../util/input.js';
 import { nowIso } from '../util/time.js';
 import { bumpRatesVersion, DEFAULT_MARKUP_MICRO_PERCENT, parseRate, rebuildRetailPlan } from './plans.js';
@@ -254,15 +255,8 @@ export function splitCsvRecord(text: string): Split {
 // 6 places, small block numbers) take a fast path that gives the same result without BigInt;
 // anything else goes through parseRate itself, which accepts it or names what is wrong.
 
-export interface CsvRate {
-  prefix: string;
-  destination: string;
-  rateMicros: number;
-  connectChargeMicros: number;
-  initblock: number;
-  billingblock: number;
-  minimalTime: number;
-}
+/** A validated CSV row: the rate table's own row shape. */
+export type CsvRate = RateRow;
 
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 const NO = -1;

@@ -1,36 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { runCli, startTestServer, type TestServer } from '../helpers/server.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-interface CliResult { code: number; stdout: string; stderr: string }
 
 describe('ledgerline CLI', () => {
   let t: TestServer;
 
-  /** Runs `node bin/ledgerline.js ...args` against the test server's database. */
-  function cli(...args: string[]): Promise<CliResult> {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      DATABASE_URL: t.databaseUrl,
-      DATABASE_SCHEMA: t.schema,
-      LEDGERLINE_SECRET: t.config.secret,
-      LEDGERLINE_DATA_DIR: t.config.dataDir,
-      LOG_LEVEL: 'error',
-    };
-    return new Promise((resolve) => {
-      execFile(process.execPath, [path.join(root, 'bin', 'ledgerline.js'), ...args], { cwd: root, env, timeout: 60_000 },
-        (err, stdout, stderr) => {
-          const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-          resolve({ code, stdout, stderr });
-        });
-    });
-  }
+  const cli = (...args: string[]) => runCli(t, args);
   /** A command that must succeed and print the Admin API's JSON answer. */
   async function ok(...args: string[]): Promise<any> {
     const r = await cli(...args);

@@ -1,6 +1,7 @@
 // Boots a real Ledgerline server on a fresh database (SQLite file or PostgreSQL schema) and
 // speaks HTTP to it. TEST_DATABASE_URL picks the dialect (set by scripts/run-tests.mjs).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -166,4 +167,26 @@ export async function createClient(t: TestServer, planId: number, extra: Record<
   const password = (extra.password as string) ?? `Pw${crypto.randomBytes(6).toString('hex')}9`;
   const body = await t.admin('create-client', { plan_id: planId, password, ...extra });
   return { login: body.client.login, key: body.api_key, sip: body.sip, password, id: body.client.id };
+}
+
+export interface CliResult { code: number; stdout: string; stderr: string }
+
+/** Runs `node bin/ledgerline.js ...args` against the test server's database. */
+export function runCli(t: TestServer, args: string[], opts: { dataDir?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: t.databaseUrl,
+    DATABASE_SCHEMA: t.schema,
+    LEDGERLINE_SECRET: t.config.secret,
+    LEDGERLINE_DATA_DIR: opts.dataDir ?? t.config.dataDir,
+    LOG_LEVEL: 'error',
+  };
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(root, 'bin', 'ledgerline.js'), ...args], { cwd: root, env, timeout: opts.timeoutMs ?? 60_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+  });
 }

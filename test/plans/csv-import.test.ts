@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createClient as createClientOf } from '../../src/accounts/provisioning.js';
@@ -12,11 +10,8 @@ import { applyMarkup, parseMoney } from '../../src/money.js';
 import { parseCsvRow, splitCsvRecord } from '../../src/plans/csv-import.js';
 import { parseRate } from '../../src/plans/plans.js';
 import { PrefixIndex } from '../../src/rating/prefix-index.js';
-import { createClient, createPlan, startTestServer, type TestServer } from '../helpers/server.js';
+import { createClient, createPlan, runCli, startTestServer, type TestServer } from '../helpers/server.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-interface CliResult { code: number; stdout: string; stderr: string }
 
 describe('CSV rows: parsing and validation', () => {
   it('splits RFC 4180 records: quoted commas, doubled quotes, spaces, open quotes', () => {
@@ -88,23 +83,7 @@ describe('ledgerline import-rates', () => {
   let clientSip: string;
   let resellerClientSip: string;
 
-  function cli(...args: string[]): Promise<CliResult> {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      DATABASE_URL: t.databaseUrl,
-      DATABASE_SCHEMA: t.schema,
-      LEDGERLINE_SECRET: t.config.secret,
-      LEDGERLINE_DATA_DIR: dir,
-      LOG_LEVEL: 'error',
-    };
-    return new Promise((resolve) => {
-      execFile(process.execPath, [path.join(root, 'bin', 'ledgerline.js'), ...args], { cwd: root, env, timeout: 120_000 },
-        (err, stdout, stderr) => {
-          const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-          resolve({ code, stdout, stderr });
-        });
-    });
-  }
+  const cli = (...args: string[]) => runCli(t, args, { dataDir: dir, timeoutMs: 120_000 });
 
   const csv = (name: string, text: string) => {
     const file = path.join(dir, name);
