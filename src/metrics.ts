@@ -40,3 +40,9 @@ export const smsByStatus = new client.Counter({
   labelNames: ['status'] as const,
   registers: [registry],
 });
+export const sqliteBatchSize = new client.Histogram({
+  name: 'ledgerline_sqlite_transactions_per_commit',
+  help: 'SQLite: transactions that shared one COMMIT (group commit batch size)',
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+  registers: [registry],
+});

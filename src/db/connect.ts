@@ -9,6 +9,8 @@ import {
   type DatabaseConnection, type Transaction,
 } from 'kysely';
 import type { Database } from './schema.js';
+import { batchTransactionsOf } from './tx.js';
+import { TransactionBatcher } from './tx-batch.js';
 import { WalSync } from './wal-sync.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -90,6 +92,8 @@ export function openDatabase(databaseUrl: string, schema = ''): DbHandle {
     const db = new Kysely<Database>({
       dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) as never }),
     });
+    // Transactions run through inTx() share BEGIN/COMMIT with those arriving alongside them.
+    batchTransactionsOf(db, new TransactionBatcher(db));
     const sqliteReader = file === ':memory:' ? undefined : new SqliteDatabase(file, { readonly: true });
     sqliteReader?.pragma('busy_timeout = 5000');
     const wal = new WalSync(file === ':memory:' ? '/dev/null' : `${path.resolve(file)}-wal`);

@@ -1,6 +1,14 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { Db, Trx } from './connect.js';
+import type { TransactionBatcher } from './tx-batch.js';
+
+/** Databases whose transactions share commits (SQLite, see tx-batch.ts). */
+const batchers = new WeakMap<Db, TransactionBatcher>();
+
+export function batchTransactionsOf(db: Db, batcher: TransactionBatcher): void {
+  batchers.set(db, batcher);
+}
 
 /**
  * Runs fn in a transaction: joins the caller's when there is one (an idempotent request
@@ -8,5 +16,6 @@ import type { Db, Trx } from './connect.js';
  */
 export function inTx<T>(db: Db | Trx, fn: (trx: Trx) => Promise<T>): Promise<T> {
   if ((db as Kysely<Database>).isTransaction) return fn(db as Trx);
-  return db.transaction().execute(fn);
+  const batcher = batchers.get(db as Db);
+  return batcher ? batcher.run(fn) : db.transaction().execute(fn);
 }

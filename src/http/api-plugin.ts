@@ -5,6 +5,7 @@ import { actorByApiKey, type Actor } from '../accounts/actor.js';
 import type { Ctx } from '../context.js';
 import { withTrx } from '../context.js';
 import { preparedQuery } from '../db/prepared.js';
+import { inTx } from '../db/tx.js';
 import { AppError, forbidden, unauthorized } from '../errors.js';
 import { hashRequest, runIdempotent } from '../idempotency/idempotency.js';
 import { httpLatency, httpRequests } from '../metrics.js';
@@ -129,7 +130,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
         if (result.replayed) reply.header('Idempotent-Replayed', 'true');
       } else if (endpoint.transactional && isWrite) {
         const who = actor;
-        payload = await ctx.db.transaction().execute(async (trx) => {
+        payload = await inTx(ctx.db, async (trx) => {
           const out = { [flag]: true, ...(await endpoint.handler(withTrx(ctx, trx), who, input, info)) };
           await insertAudit(trx, auditRow(who, name, request.method, request.ip, 200, null));
           return out;

@@ -2,6 +2,7 @@
 // transaction as its effects; a repeat replays it, a repeat with other parameters is a 409.
 import crypto from 'node:crypto';
 import type { Db, Trx } from '../db/connect.js';
+import { inTx } from '../db/tx.js';
 import { AppError, conflict } from '../errors.js';
 import { nowIso } from '../util/time.js';
 
@@ -43,7 +44,7 @@ export async function runIdempotent(
   work: (trx: Trx) => Promise<StoredResponse>,
 ): Promise<StoredResponse & { replayed: boolean }> {
   if (scope.key.length > 200) throw new AppError(400, 'VALIDATION_ERROR', 'Idempotency key: at most 200 characters', 'external_id');
-  return db.transaction().execute(async (trx) => {
+  return inTx(db, async (trx) => {
     const claimed = await trx
       .insertInto('idempotency_keys')
       .values({

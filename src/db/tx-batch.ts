@@ -1,0 +1,117 @@
+// Group commit at the SQL level, for SQLite. SQLite has one writer, so transactions run one
+// after another anyway; on its own each pays a BEGIN and a COMMIT that writes every page it
+// touched to the WAL (the accounts row, the calls and ledger indexes...). The batcher runs the
+// transactions that arrive in the same turn of the event loop inside one SQLite transaction,
+// each in its own savepoint: one that fails rolls back to its savepoint alone, exactly as if it
+// had been a transaction of its own, and none of them hears "done" before the shared COMMIT.
+// Pages touched by many of them are then written once per batch.
+import { CompiledQuery, type ControlledTransaction } from 'kysely';
+import { AppError } from '../errors.js';
+import { sqliteBatchSize } from '../metrics.js';
+import type { Database } from './schema.js';
+import type { Db, Trx } from './connect.js';
+
+interface Item {
+  fn: (trx: Trx) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+const SAVEPOINT = CompiledQuery.raw('savepoint batch_item');
+const RELEASE = CompiledQuery.raw('release batch_item');
+const ROLLBACK_TO = CompiledQuery.raw('rollback to batch_item');
+
+export interface BatchLimits {
+  /** Transactions sharing one COMMIT; bounds how long the first of them waits for the last. */
+  maxPerBatch: number;
+  /** Waiting transactions beyond this are refused (503) rather than queued without bound. */
+  maxQueued: number;
+}
+
+export class TransactionBatcher {
+  #queue: Item[] = [];
+  #scheduled = false;
+  #running = false;
+
+  constructor(private readonly db: Db, private readonly limits: BatchLimits = { maxPerBatch: 200, maxQueued: 20_000 }) {}
+
+  run<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
+    if (this.#queue.length >= this.limits.maxQueued) {
+      return Promise.reject(new AppError(503, 'OVERLOADED', 'Too many writes waiting; retry shortly'));
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Transactions still waiting for their batch (a gauge for metrics and tests). */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  // setImmediate: let every request already readable in this turn join the batch first.
+  #schedule(): void {
+    if (this.#scheduled || this.#running) return;
+    this.#scheduled = true;
+    setImmediate(() => void this.#drain());
+  }
+
+  async #drain(): Promise<void> {
+    this.#scheduled = false;
+    this.#running = true;
+    try {
+      await this.#runBatch(this.#queue.splice(0, this.limits.maxPerBatch));
+    } finally {
+      this.#running = false;
+      if (this.#queue.length > 0) this.#schedule();
+    }
+  }
+
+  async #runBatch(batch: Item[]): Promise<void> {
+    let trx: ControlledTransaction<Database>;
+    try {
+      trx = await this.db.startTransaction().execute();
+    } catch (err) {
+      for (const item of batch) item.reject(err);
+      return;
+    }
+    const succeeded: Array<{ item: Item; value: unknown }> = [];
+    const failed = new Set<Item>();
+    try {
+      if (batch.length === 1) {
+        // Alone in its batch: the transaction is its own, no savepoint needed.
+        succeeded.push({ item: batch[0], value: await batch[0].fn(trx) });
+      } else {
+        for (const item of batch) {
+          await trx.executeQuery(SAVEPOINT);
+          let value: unknown;
+          try {
+            value = await item.fn(trx);
+          } catch (err) {
+            // If SQLite already aborted the whole transaction (I/O error, disk full), this throws
+            // and the whole batch fails below: nothing of it is applied, and everyone is told.
+            await trx.executeQuery(ROLLBACK_TO);
+            await trx.executeQuery(RELEASE);
+            failed.add(item);
+            item.reject(err);
+            continue;
+          }
+          await trx.executeQuery(RELEASE);
+          succeeded.push({ item, value });
+        }
+      }
+      await trx.commit().execute();
+      sqliteBatchSize.observe(batch.length);
+    } catch (err) {
+      try {
+        await trx.rollback().execute();
+      } catch {
+        // SQLite rolled it back itself.
+      }
+      for (const item of batch) if (!failed.has(item)) item.reject(err);
+      return;
+    }
+    for (const { item, value } of succeeded) item.resolve(value);
+  }
+}
