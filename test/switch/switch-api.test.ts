@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { createClient, createPlan, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
+import { createClient, createPlan, isPostgres, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
 
 const uid = () => `call-${crypto.randomBytes(6).toString('hex')}`;
 
@@ -20,6 +20,12 @@ describe('switch api: authorize and cdr', () => {
   const authorize = (body: Record<string, unknown>) => t.call('switch', 'authorize', { key: switchKey, body });
   const cdr = (body: Record<string, unknown>) => t.call('switch', 'cdr', { key: switchKey, body });
   const balanceOf = async (c: TestClient) => (await t.call('client', 'balance', { key: c.key })).body.data.balance;
+  /** SQLite group commit as /metrics reports it: COMMITs and the transactions they carried. */
+  const sqliteBatches = async () => {
+    const text = await (await fetch(`${t.url}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    return { commits: value('ledgerline_sqlite_transactions_per_commit_count'), transactions: value('ledgerline_sqlite_transactions_per_commit_sum') };
+  };
   const reservedOf = async (login: string) => Number((await t.server.ctx.db.selectFrom('accounts').select('reserved_micros').where('login', '=', login).executeTakeFirstOrThrow()).reserved_micros);
 
   it('authorizes with max_duration from the balance, reserves it, and settles the CDR exactly', async () => {
@@ -149,6 +155,44 @@ describe('switch api: authorize and cdr', () => {
     const balance = Number((await balanceOf(c)));
     assert.ok(balance >= 0, `balance ${balance}`);
     assert.equal(await reservedOf(c.login), 0);
+  });
+
+  it('a burst of CDRs, replays and conflicting replays settles every call exactly once', async () => {
+    // Concurrent requests share commits on SQLite: each must still get its own answer, and a
+    // refused one must not disturb those committed with it.
+    const clients = [await createClient(t, plan.id, { balance: '100' }), await createClient(t, plan.id, { balance: '100' })];
+    const calls = Array.from({ length: 40 }, (_, i) => ({
+      uniqueid: uid(), sip_login: clients[i % 2].sip.name, destination: '447575396991', answered_seconds: 61, disposition: 'ANSWERED',
+    }));
+    const batchesBefore = await sqliteBatches();
+    const first = await Promise.all(calls.map((c) => cdr(c)));
+    for (const r of first) {
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.duplicate, false);
+      assert.equal(r.body.cost, '1.3200');
+    }
+    const replays = await Promise.all(calls.flatMap((c) => [cdr(c), cdr({ ...c, answered_seconds: 600 })]));
+    replays.forEach((r, k) => {
+      if (k % 2 === 0) {
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.equal(r.body.duplicate, true);
+        assert.equal(r.body.call_id, first[k / 2].body.call_id);
+      } else {
+        assert.equal(r.status, 409, JSON.stringify(r.body));
+        assert.equal(r.body.code, 'IDEMPOTENCY_MISMATCH');
+      }
+    });
+    if (!isPostgres()) {
+      const batches = await sqliteBatches();
+      assert.ok(batches.transactions - batchesBefore.transactions > batches.commits - batchesBefore.commits,
+        `the burst shared commits: ${JSON.stringify({ batchesBefore, batches })}`);
+    }
+    // 20 calls of 1.32 each, charged once.
+    for (const c of clients) assert.equal(await balanceOf(c), '73.6000');
+    for (const c of clients) {
+      const history = await t.call('client', 'calls', { key: c.key });
+      assert.equal(history.body.data.total, 20);
+    }
   });
 });
 
