@@ -1,6 +1,6 @@
 // Start-up: config -> database (migrated) -> secrets -> admin bootstrap -> HTTP server.
 import pino, { type Logger } from 'pino';
-import { AttemptLimiter } from './accounts/attempt-limiter.js';
+import { MemoryAttemptLimiter, SharedAttemptLimiter } from './accounts/attempt-limiter.js';
 import { loadMasterSecret, SecretBox } from './accounts/credentials.js';
 import { bootstrapAdmin } from './accounts/provisioning.js';
 import type { Config } from './config.js';
@@ -38,7 +38,12 @@ export async function openContext(config: Config, log: Logger): Promise<{ ctx: C
   const secrets = new SecretBox(secret);
   await checkSecretFingerprint(handle, secrets);
   const ctx: Ctx = {
-    db: handle.db, dialect: handle.dialect, config, secrets, log, limiter: new AttemptLimiter(), rates: new RateCache(handle.db),
+    db: handle.db, dialect: handle.dialect, config, secrets, log,
+    // Several instances may share a PostgreSQL database, and must share the failure counts.
+    limiter: handle.pgSidePool
+      ? new SharedAttemptLimiter(handle.pgSidePool, (err) => log.warn({ err }, 'attempt counter take-back failed'))
+      : new MemoryAttemptLimiter(),
+    rates: new RateCache(handle.db),
     durable: () => handle.durable(),
     sqliteReader: handle.sqliteReader,
   };

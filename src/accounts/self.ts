@@ -33,11 +33,11 @@ export async function balance(ctx: Ctx, actor: Actor) {
 export async function checkPasswordLimited(ctx: Ctx, login: string, ip: string, password: string, stored: string | null): Promise<boolean> {
   const keys = [`login:${login}`, `ip:${ip}`];
   // Counted before the (slow) check, so a burst of concurrent guesses cannot outrun the limit.
-  if (!ctx.limiter.tryAttempt(keys)) throw tooManyRequests('Too many failed password attempts; wait 15 minutes');
+  if (!(await ctx.limiter.tryAttempt(keys))) throw tooManyRequests('Too many failed password attempts; wait 15 minutes');
   const ok = await verifyPassword(password, stored);
   if (ok) {
-    ctx.limiter.forgive([keys[1]]);
-    ctx.limiter.recordSuccess(keys[0]);
+    await ctx.limiter.forgive([keys[1]]);
+    await ctx.limiter.clear(keys[0]);
   }
   return ok;
 }

@@ -29,6 +29,11 @@ export interface DbHandle {
    * committed data and never waits behind a transaction holding the main connection.
    */
   sqliteReader?: SqliteDatabase.Database;
+  /**
+   * PostgreSQL only: a small pool of its own for statements that must commit on their own, never
+   * inside a request's transaction nor waiting for a connection of the main pool.
+   */
+  pgSidePool?: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -114,7 +119,21 @@ export function openDatabase(databaseUrl: string, schema = ''): DbHandle {
     types: types as never,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
+  // An idle connection dropped by the server (restart, idle timeout) is replaced on next use;
+  // without a listener its 'error' event would end the process.
+  pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // Connects only when first used.
+  const pgSidePool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: 2,
+    types: types as never,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  pgSidePool.on('error', () => {});
   // PostgreSQL commits are durable when they return (synchronous_commit = on).
-  return { db, dialect: 'postgres', durable: async () => {}, close: () => db.destroy() };
+  return {
+    db, dialect: 'postgres', pgSidePool, durable: async () => {},
+    close: async () => { await db.destroy(); await pgSidePool.end(); },
+  };
 }

@@ -274,11 +274,28 @@ function resellerTransactions(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Failed-attempt counters shared by the instances of one PostgreSQL database (see
+ * accounts/attempt-limiter.ts); SQLite keeps them in the memory of its one server process.
+ */
+function attemptCounters(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.createTable('attempt_counters')
+        .addColumn('key', 'varchar(200)', (c) => c.primaryKey())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('reset_at_ms', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
     '0002_reservations': reservations(dialect),
     '0003_reseller_transactions': resellerTransactions(dialect),
+    '0004_attempt_counters': attemptCounters(),
   };
 }
 

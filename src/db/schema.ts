@@ -204,6 +204,13 @@ export interface AuditLogTable {
   created_at: string;
 }
 
+/** Failed password/voucher attempts per key in a fixed window (PostgreSQL deployments). */
+export interface AttemptCountersTable {
+  key: string;
+  failures: number;
+  reset_at_ms: number;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -276,6 +283,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   audit_log: AuditLogTable;
   settings: SettingsTable;
+  attempt_counters: AttemptCountersTable;
   ps_endpoints: PsEndpointsTable;
   ps_auths: PsAuthsTable;
   ps_aors: PsAorsTable;

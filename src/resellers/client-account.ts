@@ -30,8 +30,8 @@ export async function checkClientLogin(ctx: Ctx, actor: Actor, input: { login?: 
 }
 
 /** Clears a login's failed-attempt count once its owner has been given a new password. */
-function clearLoginFailures(ctx: Ctx, login: string): void {
-  ctx.limiter.recordSuccess(`login:${login}`);
+function clearLoginFailures(ctx: Ctx, login: string): Promise<void> {
+  return ctx.limiter.clear(`login:${login}`);
 }
 
 async function storePasswordHash(ctx: Ctx, client: Account, hash: string): Promise<void> {
@@ -44,7 +44,7 @@ export async function resetClientPassword(ctx: Ctx, actor: Actor, input: { login
   const client = await portalClient(ctx, actor, input.login);
   const password = randomPassword(14);
   await storePasswordHash(ctx, client, await hashPassword(password));
-  clearLoginFailures(ctx, client.login);
+  await clearLoginFailures(ctx, client.login);
   return { login: client.login, password, temporary: true };
 }
 
@@ -54,7 +54,7 @@ export async function setClientPassword(ctx: Ctx, actor: Actor, input: { login?:
   if (weakness) throw badRequest('password', input.password === undefined || input.password === null ? 'is required' : weakness);
   const client = await portalClient(ctx, actor, input.login);
   await storePasswordHash(ctx, client, await hashPassword(input.password as string));
-  clearLoginFailures(ctx, client.login);
+  await clearLoginFailures(ctx, client.login);
   return { login: client.login, changed: true };
 }
 

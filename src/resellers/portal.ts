@@ -34,11 +34,11 @@ export async function portalClient(ctx: Ctx, actor: Actor, login: unknown): Prom
  */
 export async function passwordCheckClient(ctx: Ctx, actor: Actor, login: unknown, address: string): Promise<Account> {
   const addressKey = [`ip:${address}`];
-  if (ctx.limiter.isBlocked(addressKey)) throw tooManyRequests('Too many failed password attempts; wait 15 minutes');
+  if (await ctx.limiter.isBlocked(addressKey)) throw tooManyRequests('Too many failed password attempts; wait 15 minutes');
   try {
     return await portalClient(ctx, actor, login);
   } catch (err) {
-    if (err instanceof AppError && err.status === 404) ctx.limiter.recordFailure(addressKey);
+    if (err instanceof AppError && err.status === 404) await ctx.limiter.recordFailure(addressKey);
     throw err;
   }
 }

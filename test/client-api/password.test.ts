@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { createClient, createPlan, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
+import { createClient, createPlan, isPostgres, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
 
 /**
  * POSTs change-password from a chosen loopback source address (127.0.0.0/8 all reach the
@@ -141,5 +141,40 @@ describe('client api: change-password', () => {
     const c = await createClient(t, planId);
     const res = await t.call('client', 'change-password', { key: c.key, query: { current_password: c.password, new_password: 'NewPassword987' } });
     assert.equal(res.status, 405);
+  });
+});
+
+describe('client api: password limits across instances', () => {
+  // Several instances may share a PostgreSQL database; an SQLite database has one server process.
+  const skip = isPostgres() ? false : 'SQLite is served by one process';
+  let a: TestServer;
+  let b: TestServer;
+  before(async () => {
+    if (skip) return;
+    a = await startTestServer();
+    b = await startTestServer({}, { shareWith: a });
+  });
+  after(async () => {
+    if (skip) return;
+    await b.close();
+    await a.close();
+  });
+
+  it('instances sharing the database share the count of failed attempts', { skip }, async () => {
+    const plan = await createPlan(a);
+    const frank = await createClient(a, plan.id, { password: 'FrankPass123' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const res = await changePasswordFrom(i % 2 ? b : a, '127.0.0.51', frank.key, { current_password: `Wrong${i}guess9`, new_password: 'Fresh12345' });
+      statuses.push(res.status);
+    }
+    assert.deepEqual(statuses, [403, 403, 403, 403, 403, 429, 429, 429]);
+    // Concurrent guesses through both instances for another login: still at most five tried.
+    const gina = await createClient(a, plan.id, { password: 'GinaPass1234' });
+    const burst = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+      changePasswordFrom(i % 2 ? b : a, '127.0.0.52', gina.key, { current_password: `Burst${i}guess9`, new_password: 'Fresh12345' })));
+    assert.equal(burst.filter((r) => r.status === 403).length, 5, burst.map((r) => r.status).join(','));
+    const right = await changePasswordFrom(a, '127.0.0.53', gina.key, { current_password: 'GinaPass1234', new_password: 'Fresh12345' });
+    assert.equal(right.status, 429, 'the login is limited on every instance');
   });
 });

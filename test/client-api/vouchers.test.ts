@@ -162,6 +162,18 @@ describe('client api: redeem-voucher', () => {
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
   });
 
+  it('a burst of concurrent wrong codes tries at most 5 of them', async () => {
+    const guesser = await createClient(t, planId);
+    const results = await Promise.all(Array.from({ length: 25 }, (_, i) => redeem(guesser.key, unknownCode(500 + i))));
+    const statuses = results.map((r) => r.status);
+    assert.ok(statuses.every((s) => s === 404 || s === 429), statuses.join(','));
+    assert.equal(statuses.filter((s) => s === 404).length, 5, `exactly 5 codes may be tried: ${statuses.join(',')}`);
+    // A valid code redeemed by the same client (not a guess) is refused too, and stays unused.
+    const code = await newVoucher('1');
+    assert.equal((await redeem(guesser.key, code)).status, 429);
+    assert.equal((await voucherRow(code)).used_at, null);
+  });
+
   it('Idempotency-Key: a retry with the same body replays the first result and moves money once', async () => {
     const c = await createClient(t, planId);
     const code = await newVoucher('3');
