@@ -13,12 +13,11 @@ import { CompiledQuery } from 'kysely';
 import type { Db, Dialect, Trx } from '../db/connect.js';
 import { inTx } from '../db/tx.js';
 import { AppError, badRequest, notFound } from '../errors.js';
-import { microsFromDb } from '../money.js';
 import { MAX_PREFIX_DIGITS, PrefixIndex } from '../rating/prefix-index.js';
 import type { RateRow } from '../rating/rate-table.js';
 import { positiveInt } from '../util/input.js';
 import { nowIso } from '../util/time.js';
-import { bumpRatesVersion, DEFAULT_MARKUP_MICRO_PERCENT, parseRate, rebuildRetailPlan } from './plans.js';
+import { bumpRatesVersion, lockDerivedPlans, parseRate, rebuildRetailPlan } from './plans.js';
 
 export const CSV_COLUMNS = ['prefix', 'destination', 'rate', 'connect_charge', 'initblock', 'billingblock', 'minimal_time'] as const;
 /** Bad rows listed in the report; the rest are only counted. */
@@ -595,14 +594,11 @@ export async function importRatesCsv(target: ImportTarget, planIdInput: unknown,
     progress.finish(rows.count, rows.count);
     await bumpRatesVersion(trx, planId);
 
-    const derived = await trx.selectFrom('plans as p').innerJoin('accounts as a', 'a.id', 'p.owner_id')
-      .select(['p.id', 'a.markup_micro_percent']).where('p.wholesale_plan_id', '=', planId).orderBy('p.id').execute();
+    const derived = await lockDerivedPlans(trx, planId);
     let retailRows = 0;
     for (let k = 0; k < derived.length; k++) {
       progress.phase(`retail ${k + 1}/${derived.length}`, 1);
-      const markup = derived[k].markup_micro_percent;
-      const n = await rebuildRetailPlan(trx, Number(derived[k].id), planId,
-        markup === null ? DEFAULT_MARKUP_MICRO_PERCENT : microsFromDb(markup));
+      const n = await rebuildRetailPlan(trx, derived[k].id, planId, derived[k].markupMicroPercent);
       retailRows += n;
       progress.finish(1, n);
     }

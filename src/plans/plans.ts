@@ -74,6 +74,27 @@ export async function bumpRatesVersion(trx: Trx, planId: number): Promise<void> 
   await trx.updateTable('plans').set({ rates_version: sql`rates_version + 1` }).where('id', '=', planId).execute();
 }
 
+/**
+ * The retail plans derived from a wholesale plan, locked, with their resellers' markups read
+ * after the lock. A reseller's markup change locks its retail plan before it reads and rewrites
+ * (setAgentMarkup), so a rate change and a markup change of the same plan run one after the
+ * other and new retail rows never carry a markup that was just replaced.
+ */
+export async function lockDerivedPlans(trx: Trx, wholesalePlanId: number): Promise<Array<{ id: number; markupMicroPercent: bigint }>> {
+  const ids = (await trx.selectFrom('plans').select('id').where('wholesale_plan_id', '=', wholesalePlanId).orderBy('id').execute())
+    .map((p) => Number(p.id));
+  if (ids.length === 0) return [];
+  // Row locks in id order (no deadlock between two such transactions); a no-op on SQLite, whose
+  // write transaction holds the whole database.
+  await trx.updateTable('plans').set({ rates_version: sql`rates_version` }).where('id', 'in', ids).execute();
+  const rows = await trx.selectFrom('plans as p').innerJoin('accounts as a', 'a.id', 'p.owner_id')
+    .select(['p.id', 'a.markup_micro_percent']).where('p.id', 'in', ids).orderBy('p.id').execute();
+  return rows.map((r) => ({
+    id: Number(r.id),
+    markupMicroPercent: r.markup_micro_percent === null ? DEFAULT_MARKUP_MICRO_PERCENT : microsFromDb(r.markup_micro_percent),
+  }));
+}
+
 /** Upserts rates by prefix in the caller's transaction. */
 export async function upsertRates(trx: Trx, planId: number, rates: RateInput[]): Promise<void> {
   await bumpRatesVersion(trx, planId);
@@ -131,11 +152,8 @@ export async function addRates(ctx: Ctx, input: { plan_id?: unknown; rates?: unk
     const plan = await trx.selectFrom('plans').selectAll().where('id', '=', planId).executeTakeFirst();
     if (!plan) throw notFound('Plan');
     await upsertRates(trx, planId, rates);
-    const derived = await trx.selectFrom('plans as p').innerJoin('accounts as a', 'a.id', 'p.owner_id')
-      .select(['p.id', 'a.markup_micro_percent']).where('p.wholesale_plan_id', '=', planId).execute();
-    for (const d of derived) {
-      await upsertRates(trx, Number(d.id), markedUp(rates, microsFromDb(d.markup_micro_percent ?? Number(DEFAULT_MARKUP_MICRO_PERCENT))));
-    }
+    const derived = await lockDerivedPlans(trx, planId);
+    for (const d of derived) await upsertRates(trx, d.id, markedUp(rates, d.markupMicroPercent));
     return { plan_id: planId, upserted: rates.length, retail_plans_updated: derived.length };
   });
 }

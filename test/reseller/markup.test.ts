@@ -152,6 +152,27 @@ describe('reseller api: markup', () => {
     assert.equal((await call(r, 'agent-markup')).body.retail_plan.agent_rates, (await ratesOf(wholesale.id)).size);
   });
 
+  it('rate changes racing markup changes leave every retail row at the stored markup', async () => {
+    const r = await newReseller();
+    const percents = ['31', '47.5', '12', '88', '5', '64', '23.75', '99', '41', '17'];
+    for (let round = 0; round < percents.length; round++) {
+      const rates = Array.from({ length: 20 }, (_, i) => ({
+        prefix: `88${round}${String(i).padStart(2, '0')}`, destination: `Race ${round}/${i}`, rate: `0.${String(1000 + round * 37 + i)}7`,
+      }));
+      // The existing rows change price too, so every retail row is written by both sides.
+      rates.push({ prefix: '49', destination: 'Germany', rate: `0.12${round}457` });
+      const [added, changed] = await Promise.all([
+        t.admin('add-rates', { plan_id: wholesale.id, rates }),
+        call(r, 'set-agent-markup', { markup_percent: percents[round] }),
+      ]);
+      assert.equal(added.upserted, rates.length);
+      assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    }
+    const stored = await t.server.ctx.db.selectFrom('accounts').select('markup_micro_percent').where('id', '=', r.id).executeTakeFirstOrThrow();
+    assert.equal(BigInt(stored.markup_micro_percent!), micro('17'));
+    await assertRetail(r.retailPlanId, micro('17'));
+  });
+
   it('invalid markup names the field and changes nothing', async () => {
     const r = await newReseller();
     const before = await ratesOf(r.retailPlanId);
