@@ -62,6 +62,11 @@ export class AgiChannel {
     socket.on('error', (err) => this.fail(new AgiClosedError(`socket error: ${err.message}`)));
   }
 
+  /** Asterisk's address, for the audit log. */
+  get remoteAddress(): string | null {
+    return this.socket.remoteAddress ?? null;
+  }
+
   get closed(): boolean {
     return this.closedError !== null;
   }

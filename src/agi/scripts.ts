@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { authorizeCall, type AuthorizeResult } from '../calls/authorize.js';
 import { normalizeDestination } from '../calls/caller.js';
 import { releaseReservations, settleCdr, type Disposition } from '../calls/settle.js';
-import type { Ctx } from '../context.js';
+import { writeAudit, type AuditEntry } from '../audit/audit-log.js';
+import { withTrx, type Ctx } from '../context.js';
 import { inTx } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { callsAuthorized } from '../metrics.js';
@@ -52,6 +53,20 @@ export function startTimeOf(uniqueid: string): string | undefined {
 
 type Outcome = Omit<AuthorizeResult, 'reason'> & { reason?: AuthorizeResult['reason'] | AgiRefusal };
 
+/** An AGI script's request in the audit log, like an HTTP one: api `agi`, Asterisk's address. */
+function agiAudit(agi: AgiChannel, script: string, status = 200, errorCode: string | null = null): AuditEntry {
+  return { actor: null, api: 'agi', endpoint: script, method: 'AGI', ip: agi.remoteAddress, status, errorCode };
+}
+
+/** Audits a refused or failed request on its own (nothing of it was written). */
+async function auditRefusal(ctx: Ctx, entry: AuditEntry, log: Logger): Promise<void> {
+  try {
+    await writeAudit(ctx.db, entry);
+  } catch (err) {
+    log.error({ err }, 'audit log write failed');
+  }
+}
+
 function refusal(reason: AgiRefusal): Outcome {
   callsAuthorized.inc({ outcome: reason });
   return { allowed: false, max_duration: 0, caller_id: null, rate: null, reason };
@@ -67,12 +82,18 @@ export async function runAuthorize(ctx: Ctx, agi: AgiChannel, log: Logger): Prom
   } catch { /* refused below */ }
 
   let result: Outcome;
+  let audited = false;
   if (!uniqueid) result = refusal('INVALID_REQUEST');
   else if (destination === null) result = refusal('INVALID_DESTINATION');
   else if (!login) result = refusal('UNKNOWN_CALLER');
   else {
     try {
-      result = await authorizeCall(ctx, { uniqueid, sip_login: login, destination });
+      result = await inTx(ctx.db, async (trx) => {
+        const authorized = await authorizeCall(withTrx(ctx, trx), { uniqueid, sip_login: login, destination });
+        await writeAudit(trx, agiAudit(agi, 'authorize'));
+        return authorized;
+      });
+      audited = true;
       // As over HTTP: the reservation is on disk before the switch hears the answer.
       if (result.allowed) await ctx.durable();
     } catch (err) {
@@ -84,6 +105,8 @@ export async function runAuthorize(ctx: Ctx, agi: AgiChannel, log: Logger): Prom
       }
     }
   }
+  // Refused before anything was written (bad request, unknown caller, failure): audited alone.
+  if (!audited) await auditRefusal(ctx, agiAudit(agi, 'authorize', result.reason === 'ERROR' ? 500 : 400, result.reason ?? null), log);
   log[result.allowed ? 'debug' : 'info']({ sip_login: login, destination, allowed: result.allowed, max_duration: result.max_duration, reason: result.reason }, 'AGI authorize');
 
   // LL_ALLOWED goes last: the dialplan dials only once every other variable is in place.
@@ -100,7 +123,10 @@ export async function runAuthorize(ctx: Ctx, agi: AgiChannel, log: Logger): Prom
     // The caller left (or Asterisk failed) before the call could be allowed: it will never be
     // dialled, so its reservation is freed now rather than when it expires.
     if (result.allowed && !allowedSent && destination !== null) {
-      await inTx(ctx.db, (trx) => releaseReservations(trx, uniqueid))
+      await inTx(ctx.db, async (trx) => {
+        await releaseReservations(trx, uniqueid);
+        await writeAudit(trx, agiAudit(agi, 'authorize-abandoned'));
+      })
         .catch((e) => log.error({ err: e }, 'could not free the reservation of an abandoned call'));
       log.info({ reason: (err as Error).message }, 'AGI authorize interrupted; reservation freed');
       return;
@@ -129,9 +155,13 @@ export async function runCdr(ctx: Ctx, agi: AgiChannel, log: Logger): Promise<vo
   const whole = /^\s*(\d{1,7})(?:\.\d*)?\s*$/.exec(answeredTime ?? '');
   const answered = disposition === 'ANSWERED' && whole ? Number(whole[1]) : 0;
   try {
-    const res = await settleCdr(ctx, {
-      uniqueid, sip_login: sipLogin, destination, start_time: startTimeOf(uniqueid),
-      answered_seconds: answered, disposition, hangup_cause: hangupCause || undefined,
+    const res = await inTx(ctx.db, async (trx) => {
+      const settled = await settleCdr(withTrx(ctx, trx), {
+        uniqueid, sip_login: sipLogin, destination, start_time: startTimeOf(uniqueid),
+        answered_seconds: answered, disposition, hangup_cause: hangupCause || undefined,
+      });
+      await writeAudit(trx, agiAudit(agi, 'cdr'));
+      return settled;
     });
     // The hangup handler ends when the connection closes: only once the charge is on disk.
     await ctx.durable();
@@ -141,6 +171,7 @@ export async function runCdr(ctx: Ctx, agi: AgiChannel, log: Logger): Promise<vo
     const cdr = { sip_login: sipLogin, destination, start_time: startTimeOf(uniqueid), answered_seconds: answered, disposition, hangup_cause: hangupCause };
     if (err instanceof AppError) log.error({ code: err.code, error: err.message, cdr }, 'AGI cdr refused');
     else log.error({ err, cdr }, 'AGI cdr failed');
+    await auditRefusal(ctx, agiAudit(agi, 'cdr', err instanceof AppError ? err.status : 500, err instanceof AppError ? err.code : 'INTERNAL_ERROR'), log);
   }
 }
 

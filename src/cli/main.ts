@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import { adminApi } from '../http/admin-api.js';
 import { importRatesCsv, InvalidRowsError, StderrProgress } from '../plans/csv-import.js';
 import { createLogger, openContext } from '../server.js';
-import { nowIso } from '../util/time.js';
+import { writeAudit } from '../audit/audit-log.js';
 
 const HELP = `ledgerline <command> [--field value ...]
 
@@ -71,10 +71,9 @@ async function run(argv: string[]): Promise<number> {
       readAtAuth: { balanceMicros: admin.balance_micros, planId: null, planName: null },
     };
     // CLI changes are audited like API ones, with `cli` as the API.
-    const audit = () => ctx.db.insertInto('audit_log').values({
-      actor_id: admin.id, actor_login: admin.login, actor_role: 'admin', api: 'cli', endpoint: command,
-      method: 'CLI', ip: null, status_code: 200, error_code: null, created_at: nowIso(),
-    }).execute();
+    const audit = () => writeAudit(ctx.db, {
+      actor: { id: admin.id, login: admin.login, role: 'admin' }, api: 'cli', endpoint: command, method: 'CLI', ip: null, status: 200, errorCode: null,
+    });
     if (command === 'import-rates') {
       const args = argv.slice(1);
       if (args.length !== 2) throw new AppError(400, 'USAGE', 'usage: ledgerline import-rates PLAN FILE.csv');

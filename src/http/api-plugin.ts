@@ -4,20 +4,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorByApiKey, type Actor } from '../accounts/actor.js';
 import type { Ctx } from '../context.js';
 import { withTrx } from '../context.js';
-import { preparedQuery } from '../db/prepared.js';
+import { writeAudit, type AuditEntry } from '../audit/audit-log.js';
 import { inTx } from '../db/tx.js';
 import { AppError, forbidden, unauthorized } from '../errors.js';
 import { hashRequest, runIdempotent } from '../idempotency/idempotency.js';
 import { httpLatency, httpRequests } from '../metrics.js';
-import { nowIso } from '../util/time.js';
 import type { ApiDefinition, Endpoint, Input } from './endpoint.js';
 
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const BOTH_METHODS = ['GET', 'POST'];
-
-const insertAudit = preparedQuery((db) => db.insertInto('audit_log').values({
-  actor_id: 0, actor_login: '', actor_role: '', api: '', endpoint: '', method: '', ip: '', status_code: 0, error_code: '', created_at: '',
-}));
 
 /** Unique-constraint races (two creates of one login at once) are conflicts, not crashes. */
 function uniqueViolation(err: unknown): boolean {
@@ -54,12 +49,12 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
     return reply.code(err.status).send(body);
   };
 
-  const auditRow = (actor: Actor | null, endpoint: string, method: string, ip: string, status: number, code: string | null) => [
-    actor?.id ?? null, actor?.login ?? null, actor?.role ?? null, api.name, endpoint.slice(0, 64), method, ip, status, code, nowIso(),
-  ];
+  const auditEntry = (actor: Actor | null, endpoint: string, method: string, ip: string, status: number, code: string | null): AuditEntry => ({
+    actor, api: api.name, endpoint, method, ip, status, errorCode: code,
+  });
   async function audit(actor: Actor | null, endpoint: string, method: string, ip: string, status: number, code: string | null) {
     try {
-      await insertAudit(ctx.db, auditRow(actor, endpoint, method, ip, status, code));
+      await writeAudit(ctx.db, auditEntry(actor, endpoint, method, ip, status, code));
     } catch (err) {
       ctx.log.error({ err }, 'audit log write failed');
     }
@@ -132,7 +127,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
         const who = actor;
         payload = await inTx(ctx.db, async (trx) => {
           const out = { [flag]: true, ...(await endpoint.handler(withTrx(ctx, trx), who, input, info)) };
-          await insertAudit(trx, auditRow(who, name, request.method, request.ip, 200, null));
+          await writeAudit(trx, auditEntry(who, name, request.method, request.ip, 200, null));
           return out;
         });
       } else {

@@ -132,6 +132,7 @@ describe('switch: FastAGI', () => {
     const c = await createClient(t, plan.id, { balance: '10' });
     await t.call('client', 'add-callerid', { key: c.key, body: { cid: '+15551234567', set_active: true } });
     const id = newUniqueId();
+    const auditBefore = Number((await t.server.ctx.db.selectFrom('audit_log').select((eb) => eb.fn.max('id').as('id')).executeTakeFirstOrThrow()).id ?? 0);
 
     const a = await authorize(c, id);
     assert.equal(a.closedByServer, true);
@@ -172,6 +173,13 @@ describe('switch: FastAGI', () => {
     assert.equal(replay.commands.length, 5);
     assert.equal(await balanceOf(c), '8.6800');
     assert.equal((await t.call('client', 'calls', { key: c.key })).body.data.total, 1);
+
+    // Both scripts are in the audit log, from Asterisk's address, as HTTP requests would be.
+    const audited = await t.server.ctx.db.selectFrom('audit_log').select(['endpoint', 'method', 'ip', 'status_code', 'actor_id'])
+      .where('api', '=', 'agi').where('id', '>', auditBefore).orderBy('id').execute();
+    assert.deepEqual(audited.map((r) => [r.endpoint, r.method, r.ip, r.status_code, r.actor_id]), [
+      ['authorize', 'AGI', '127.0.0.1', 200, null], ['cdr', 'AGI', '127.0.0.1', 200, null], ['cdr', 'AGI', '127.0.0.1', 200, null],
+    ]);
   });
 
   it('finds the caller from the channel name when CHANNEL(endpoint) is unset; an unanswered call is free', async () => {
@@ -225,6 +233,12 @@ describe('switch: FastAGI', () => {
     const bad = await runAgi(port, agiEnv(port, 'authorize', { uniqueid: newUniqueId(), login: c.sip.name, extension: 'abc' }), asterisk({ 'CHANNEL(endpoint)': c.sip.name }));
     assert.deepEqual(bad.commands.slice(1), ['SET VARIABLE LL_MAX_DURATION "0"', 'SET VARIABLE LL_REASON "INVALID_DESTINATION"', 'SET VARIABLE LL_ALLOWED "0"']);
     assert.equal(await reservedOf(c), 0);
+    // Refusals are audited too; a request that could not be read, with its 400 and reason.
+    const last = await t.server.ctx.db.selectFrom('audit_log').select(['endpoint', 'status_code', 'error_code'])
+      .where('api', '=', 'agi').orderBy('id', 'desc').limit(3).execute();
+    assert.deepEqual(last.map((r) => [r.endpoint, r.status_code, r.error_code]), [
+      ['authorize', 400, 'INVALID_DESTINATION'], ['authorize', 200, null], ['authorize', 200, null],
+    ]);
   });
 
   it('a HANGUP notice mid-script is not an answer: the script carries on', async () => {
