@@ -60,6 +60,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The web phone's gateway address is handed to browsers: a loopback one works only on this host. */
+function janusUrlIsLoopback(url: string): boolean {
+  try {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  } catch {
+    return false;
+  }
+}
+
 export function createLogger(config: Config): Logger {
   return pino({ level: config.logLevel, base: { service: 'ledgerline' } });
 }
@@ -82,6 +92,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await handle.close();
       throw new StartupError(`FastAGI could not listen on ${config.host}:${config.agiPort} (${(err as Error).message}); set AGI_PORT to a free port, or 0 to turn it off`);
     }
+  }
+  if (config.janusTokenSecret && janusUrlIsLoopback(config.janusUrl)) {
+    log.warn({ janusUrl: config.janusUrl }, 'JANUS_URL points at this machine: web phones on other machines cannot reach it; set JANUS_URL to the gateway\'s public wss:// address');
   }
   const stopExpiry = startReservationExpiry(ctx);
   const address = app.server.address();

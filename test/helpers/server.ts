@@ -76,7 +76,7 @@ async function freshDatabase(): Promise<{ databaseUrl: string; schema: string; d
  * Starts a server on a fresh database, or, with `shareWith`, a second instance on the same
  * database (same secret and admin key) whose close() leaves the database to the first.
  */
-export async function startTestServer(env: Record<string, string> = {}, opts: { shareWith?: TestServer } = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, opts: { shareWith?: TestServer; log?: pino.Logger } = {}): Promise<TestServer> {
   const shared = opts.shareWith;
   const db = shared
     ? { databaseUrl: shared.databaseUrl, schema: shared.schema, drop: async () => {} }
@@ -95,7 +95,7 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
     LOG_LEVEL: 'error',
     ...env,
   });
-  const server = await startServer(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'error' }));
+  const server = await startServer(config, opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'error' }));
 
   async function call(family: Family, endpoint: string, opts: CallOptions = {}): Promise<ApiResponse> {
     const method = opts.method ?? (opts.body !== undefined || opts.rawBody !== undefined ? 'POST' : 'GET');

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createClient as provisionClient } from '../../src/accounts/provisioning.js';
 import { buildJanusToken, DEFAULT_JANUS_TOKEN_TTL_SECONDS, signJanusToken, verifyJanusToken } from '../../src/portal/janus-token.js';
+import pino from 'pino';
 import { createClient, createPlan, startTestServer, type TestServer } from '../helpers/server.js';
 
 const md5 = (text: string) => crypto.createHash('md5').update(text).digest('hex');
@@ -531,5 +532,27 @@ describe('janus token: building and checking', () => {
     assert.throws(() => buildJanusToken(secret, { nowMs: now, ttlSeconds: 0 }));
     assert.throws(() => signJanusToken('', now / 1000));
     assert.throws(() => signJanusToken(secret, now / 1000, ['bad,plugin']));
+  });
+});
+
+describe('web phone gateway address at start-up', () => {
+  /** Starts a server with the given Janus settings and returns the warnings it logged. */
+  async function startupWarnings(env: Record<string, string>): Promise<string[]> {
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => { lines.push(line); } });
+    const t = await startTestServer(env, { log });
+    await t.close();
+    return lines.map((l) => JSON.parse(l)).filter((l) => l.level === 40).map((l) => String(l.msg));
+  }
+
+  it('warns when browsers would be sent to a loopback gateway, not when the address is public', async () => {
+    const loopback = await startupWarnings({ JANUS_TOKEN_SECRET: 'janus-secret-for-tests' });
+    assert.ok(loopback.some((m) => /JANUS_URL/.test(m) && /wss:\/\//.test(m)), JSON.stringify(loopback));
+    const explicitLoopback = await startupWarnings({ JANUS_TOKEN_SECRET: 'janus-secret-for-tests', JANUS_URL: 'ws://localhost:8188/janus' });
+    assert.ok(explicitLoopback.some((m) => /JANUS_URL/.test(m)), JSON.stringify(explicitLoopback));
+    assert.deepEqual((await startupWarnings({ JANUS_TOKEN_SECRET: 'janus-secret-for-tests', JANUS_URL: 'wss://phone.example.net/janus' }))
+      .filter((m) => /JANUS_URL/.test(m)), []);
+    // No web phone configured: nothing to warn about.
+    assert.deepEqual((await startupWarnings({})).filter((m) => /JANUS_URL/.test(m)), []);
   });
 });
