@@ -63,6 +63,7 @@ const reservationOfCall = preparedQuery((db) => db.selectFrom('reservations').se
 const settledCall = preparedQuery((db) => db.selectFrom('calls').select('id').where('uniqueid', '=', ''));
 const insertReservation = preparedQuery((db) => db.insertInto('reservations').values({
   uniqueid: '', account_id: 0, amount_micros: 0n, max_duration: 0, expires_at: '', created_at: '',
+  rate_prefix: '', rate_destination: '', rate_micros: 0n, connect_charge_micros: 0n, initblock: 0, billingblock: 0, minimal_time: 0,
 }));
 const addReserved = preparedQuery((db) => db.updateTable('accounts')
   .set({ reserved_micros: sql`reserved_micros + ${0n}` }).where('id', '=', 0));
@@ -115,9 +116,13 @@ export async function authorizeCall(ctx: Ctx, input: AuthorizeInput): Promise<Au
     const expiresAt = new Date(now.getTime() + (limit + RESERVATION_GRACE_SECONDS) * 1000).toISOString();
     for (const p of payers) {
       const amount = callCostMicros(p.match.tariff, limit);
-      if (amount === 0n) continue;
-      await insertReservation(trx, [uniqueid, p.accountId, amount, limit, expiresAt, nowIso()]);
-      await addReserved(trx, [amount, p.accountId]);
+      const t = p.match.tariff;
+      // Kept even when free: the CDR is charged at this tariff, whatever the rates are by then.
+      await insertReservation(trx, [
+        uniqueid, p.accountId, amount, limit, expiresAt, nowIso(), p.match.prefix, p.match.destination,
+        t.rateMicrosPerMinute, t.connectChargeMicros, t.initblockSeconds, t.billingblockSeconds, t.minimalTimeSeconds,
+      ]);
+      if (amount > 0n) await addReserved(trx, [amount, p.accountId]);
     }
     callsAuthorized.inc({ outcome: 'allowed' });
     return { allowed: true, max_duration: limit, caller_id: callerId, rate, sip_login: caller.sipLogin };

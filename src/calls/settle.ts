@@ -14,6 +14,7 @@ import { billedSeconds, costOfBilled } from '../rating/tariff.js';
 import { intInRange, optionalString } from '../util/input.js';
 import { nowIso, parseTimestamp } from '../util/time.js';
 import { rateCall } from './authorize.js';
+import type { RateMatch } from '../rating/rate-table.js';
 import { findCaller, normalizeDestination, parseUniqueId } from './caller.js';
 
 export const DISPOSITIONS = ['ANSWERED', 'NO ANSWER', 'BUSY', 'FAILED', 'CONGESTION'] as const;
@@ -36,7 +37,9 @@ export interface CdrResult {
 
 // Statements of every settlement, built once (db/prepared.ts).
 const reservationsOfCall = preparedQuery((db) => db.selectFrom('reservations')
-  .select(['id', 'account_id', 'amount_micros']).where('uniqueid', '=', ''));
+  .select(['id', 'account_id', 'amount_micros', 'rate_prefix', 'rate_destination', 'rate_micros', 'connect_charge_micros', 'initblock', 'billingblock', 'minimal_time'])
+  .where('uniqueid', '=', ''));
+type HeldReservation = Awaited<ReturnType<typeof reservationsOfCall>>[number];
 const deleteReservation = preparedQuery((db) => db.deleteFrom('reservations').where('id', '=', 0).returning('id'));
 const subtractReserved = preparedQuery((db) => db.updateTable('accounts')
   .set({ reserved_micros: sql`reserved_micros - ${0n}` }).where('id', '=', 0));
@@ -46,14 +49,39 @@ const insertCall = preparedQuery((db) => db.insertInto('calls').values({
   reseller_cost_micros: 0n, disposition: '', hangup_cause: '', created_at: '',
 }).onConflict((oc) => oc.column('uniqueid').doNothing()).returning('id'));
 
-/** Frees every reservation of a call, in the caller's transaction. */
-export async function releaseReservations(trx: Trx, uniqueid: string): Promise<void> {
-  const held = await reservationsOfCall(trx, [uniqueid]);
+async function releaseHeld(trx: Trx, held: HeldReservation[]): Promise<void> {
   for (const r of held) {
     const deleted = await deleteReservation(trx, [r.id]);
+    const amount = microsFromDb(r.amount_micros);
     // Only the transaction that deleted the row gives the amount back (the expiry worker may race).
-    if (deleted.length === 1) await subtractReserved(trx, [microsFromDb(r.amount_micros), r.account_id]);
+    if (deleted.length === 1 && amount > 0n) await subtractReserved(trx, [amount, r.account_id]);
   }
+}
+
+/** Frees every reservation of a call, in the caller's transaction. */
+export async function releaseReservations(trx: Trx, uniqueid: string): Promise<void> {
+  await releaseHeld(trx, await reservationsOfCall(trx, [uniqueid]));
+}
+
+/**
+ * The rate a payer's reservation was made at; null without one (or on rows from before 0005), or
+ * when the CDR reports a number that rate does not cover.
+ */
+function reservedRate(held: HeldReservation[], accountId: number, destination: string): RateMatch | null {
+  const r = held.find((h) => Number(h.account_id) === accountId);
+  if (!r || r.rate_prefix === null || r.rate_micros === null || r.initblock === null || r.billingblock === null) return null;
+  if (!destination.startsWith(r.rate_prefix)) return null;
+  return {
+    prefix: r.rate_prefix,
+    destination: r.rate_destination ?? '',
+    tariff: {
+      rateMicrosPerMinute: microsFromDb(r.rate_micros),
+      connectChargeMicros: microsFromDb(r.connect_charge_micros ?? 0),
+      initblockSeconds: r.initblock,
+      billingblockSeconds: r.billingblock,
+      minimalTimeSeconds: r.minimal_time ?? 0,
+    },
+  };
 }
 
 function parseCdr(input: CdrInput) {
@@ -76,44 +104,69 @@ function parseCdr(input: CdrInput) {
   return { uniqueid, destination, disposition: disposition as Disposition, answered: disposition === 'ANSWERED' ? answered : 0, startedAt, hangupCause };
 }
 
+/**
+ * The first result of a CDR already settled (null if none): a repeat changes nothing, a repeat
+ * with other values is a conflict.
+ */
+async function replayOfSettled(trx: Trx, cdr: ReturnType<typeof parseCdr>, accountId: number, held: HeldReservation[]): Promise<CdrResult | null> {
+  const prior = await trx.selectFrom('calls').selectAll().where('uniqueid', '=', cdr.uniqueid).executeTakeFirst();
+  if (!prior) return null;
+  if (prior.answered_seconds !== cdr.answered || prior.disposition !== cdr.disposition || prior.destination !== cdr.destination
+    || Number(prior.account_id) !== accountId) {
+    throw conflict('IDEMPOTENCY_MISMATCH', `CDR ${cdr.uniqueid} was already settled with other values`);
+  }
+  // A late re-authorization of a settled call may have reserved again: free it.
+  await releaseHeld(trx, held);
+  return {
+    uniqueid: cdr.uniqueid, call_id: Number(prior.id), disposition: prior.disposition as Disposition,
+    answered_seconds: prior.answered_seconds, billed_seconds: prior.billed_seconds,
+    cost: formatMoney(microsFromDb(prior.cost_micros), 4), duplicate: true,
+  };
+}
+
 export async function settleCdr(ctx: Ctx, input: CdrInput): Promise<CdrResult> {
   const cdr = parseCdr(input);
   const caller = await findCaller(ctx, input);
   if (!caller) throw notFound('SIP account');
-  const rated = cdr.answered > 0 ? await rateCall(ctx, caller, cdr.destination) : null;
-  if (cdr.answered > 0 && !rated) {
-    // Answered without a rate (rates removed mid-call): refuse loudly rather than give it away.
-    throw new AppError(409, 'NO_RATE', `No rate matches ${cdr.destination} for this account; add one and resend the CDR`);
-  }
-  const billed = rated ? billedSeconds(rated.retail.tariff, cdr.answered) : 0;
-  const retailCost = rated ? costOfBilled(rated.retail.tariff, billed) : 0n;
-  const wholesaleCost = rated?.wholesale ? costOfBilled(rated.wholesale.tariff, billedSeconds(rated.wholesale.tariff, cdr.answered)) : 0n;
+  // Today's rates: used only for a payer without a reservation (authorized before tariffs were
+  // kept, or its reservation already expired). Looked up outside the transaction.
+  const current = cdr.answered > 0 ? await rateCall(ctx, caller, cdr.destination) : null;
 
   return inTx(ctx.db, async (trx) => {
+    // A call is charged at the tariff it was authorized at, kept with its reservations.
+    const held = await reservationsOfCall(trx, [cdr.uniqueid]);
+    let retail: RateMatch | null = null;
+    let wholesale: RateMatch | null = null;
+    if (cdr.answered > 0) {
+      retail = reservedRate(held, caller.accountId, cdr.destination) ?? current?.retail ?? null;
+      wholesale = caller.reseller ? reservedRate(held, caller.reseller.id, cdr.destination) ?? current?.wholesale ?? null : null;
+      if (!retail || (caller.reseller && !wholesale)) {
+        // A repeat of a settled CDR needs no rate.
+        const replay = await replayOfSettled(trx, cdr, caller.accountId, held);
+        if (replay) return replay;
+        // Answered, never authorized here, and no rate now: refuse loudly rather than give it away.
+        throw new AppError(409, 'NO_RATE', `No rate matches ${cdr.destination} for this account; add one and resend the CDR`);
+      }
+    }
+    const billed = retail ? billedSeconds(retail.tariff, cdr.answered) : 0;
+    const retailCost = retail ? costOfBilled(retail.tariff, billed) : 0n;
+    const wholesaleCost = wholesale ? costOfBilled(wholesale.tariff, billedSeconds(wholesale.tariff, cdr.answered)) : 0n;
+
     // Parameters in the column order of insertCall.
     const [inserted] = await insertCall(trx, [
       cdr.uniqueid, caller.accountId, caller.sipAccountId, caller.sipLogin, cdr.destination,
-      rated?.retail.prefix ?? null, rated?.retail.destination ?? null, caller.callerId, cdr.startedAt,
+      retail?.prefix ?? null, retail?.destination ?? null, caller.callerId, cdr.startedAt,
       cdr.answered, billed, retailCost, caller.reseller?.id ?? null, wholesaleCost, cdr.disposition,
       cdr.hangupCause ?? null, nowIso(),
     ]);
 
     if (!inserted) {
-      const prior = await trx.selectFrom('calls').selectAll().where('uniqueid', '=', cdr.uniqueid).executeTakeFirstOrThrow();
-      if (prior.answered_seconds !== cdr.answered || prior.disposition !== cdr.disposition || prior.destination !== cdr.destination
-        || Number(prior.account_id) !== caller.accountId) {
-        throw conflict('IDEMPOTENCY_MISMATCH', `CDR ${cdr.uniqueid} was already settled with other values`);
-      }
-      // A late re-authorization of a settled call may have reserved again: free it.
-      await releaseReservations(trx, cdr.uniqueid);
-      return {
-        uniqueid: cdr.uniqueid, call_id: Number(prior.id), disposition: prior.disposition as Disposition,
-        answered_seconds: prior.answered_seconds, billed_seconds: prior.billed_seconds,
-        cost: formatMoney(microsFromDb(prior.cost_micros), 4), duplicate: true,
-      };
+      const replay = await replayOfSettled(trx, cdr, caller.accountId, held);
+      if (!replay) throw new Error(`the calls row of ${cdr.uniqueid} conflicted but cannot be read`);
+      return replay;
     }
     const callId = Number(inserted.id);
-    await releaseReservations(trx, cdr.uniqueid);
+    await releaseHeld(trx, held);
     // The call happened: charges are not refused for funds (reservations made sure they exist).
     if (retailCost > 0n) {
       await post(trx, { accountId: caller.accountId, amountMicros: -retailCost, kind: 'call', refType: 'call', refId: callId, description: `Call to ${cdr.destination}` });

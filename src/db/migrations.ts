@@ -290,12 +290,30 @@ function attemptCounters(): Migration {
   };
 }
 
+/**
+ * The tariff each payer's reservation was made at, so the CDR is charged at the rate in force
+ * when the call started: a rate raised during the call can neither overcharge it nor take the
+ * balance past what was reserved. Rows from before this migration have none (re-rated).
+ */
+function reservationTariffs(): Migration {
+  const columns: Array<[string, 'varchar(20)' | 'varchar(100)' | 'bigint' | 'integer']> = [
+    ['rate_prefix', 'varchar(20)'], ['rate_destination', 'varchar(100)'], ['rate_micros', 'bigint'],
+    ['connect_charge_micros', 'bigint'], ['initblock', 'integer'], ['billingblock', 'integer'], ['minimal_time', 'integer'],
+  ];
+  return {
+    async up(db: AnyDb) {
+      for (const [name, type] of columns) await db.schema.alterTable('reservations').addColumn(name, type).execute();
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
     '0002_reservations': reservations(dialect),
     '0003_reseller_transactions': resellerTransactions(dialect),
     '0004_attempt_counters': attemptCounters(),
+    '0005_reservation_tariffs': reservationTariffs(),
   };
 }
 

@@ -158,6 +158,14 @@ export interface ReservationsTable {
   max_duration: number;
   expires_at: string;
   created_at: string;
+  /** The matched rate row of this payer at authorization (null on rows from before 0005). */
+  rate_prefix: string | null;
+  rate_destination: string | null;
+  rate_micros: MoneyColumn | null;
+  connect_charge_micros: MoneyColumn | null;
+  initblock: number | null;
+  billingblock: number | null;
+  minimal_time: number | null;
 }
 
 export interface ResellerTransactionsTable {

@@ -235,5 +235,21 @@ describe('reseller api: markup', () => {
     assert.equal((await call(r, 'set-agent-markup', { markup_percent: '33.333333' })).body.changed, true);
     // 1.2 * 1.33333333 = 1.599999996 → 1.600000/min; 66 s = 1.7600.
     assert.equal((await talk(61)).cost, '1.7600');
+
+    // Prices change during a call: it is charged at the prices it was authorized at, both sides.
+    const before = await balances();
+    const id = uid();
+    const a = await t.call('switch', 'authorize', { key: switchKey, body: { uniqueid: id, sip_login: sip, destination: '447575396991' } });
+    assert.equal(a.body.allowed, true, JSON.stringify(a.body));
+    assert.equal((await call(r, 'set-agent-markup', { markup_percent: 200 })).body.changed, true);
+    await t.admin('add-rates', { plan_id: wholesale.id, rates: [{ prefix: '447', destination: 'UK Mobile', rate: '3.00' }] });
+    const settled = await t.call('switch', 'cdr', { key: switchKey, body: { uniqueid: id, sip_login: sip, destination: '447575396991', answered_seconds: 61, disposition: 'ANSWERED' } });
+    assert.equal(settled.body.cost, '1.7600', JSON.stringify(settled.body));
+    assert.deepEqual(await balances(), { client: before.client - 1_760_000, reseller: before.reseller - 1_320_000 });
+    // The next call pays the new prices: 3.00 * 3 = 9.00/min retail.
+    const next = uid();
+    assert.equal((await t.call('switch', 'authorize', { key: switchKey, body: { uniqueid: next, sip_login: sip, destination: '447575396991' } })).body.allowed, true);
+    const nextCdr = await t.call('switch', 'cdr', { key: switchKey, body: { uniqueid: next, sip_login: sip, destination: '447575396991', answered_seconds: 6, disposition: 'ANSWERED' } });
+    assert.equal(nextCdr.body.cost, '0.9000');
   });
 });

@@ -45,6 +45,34 @@ describe('switch api: reservations, IP-auth callers, rate changes, call limit', 
     assert.equal((await authorize({ uniqueid: uid(), source_ip: ip, destination: '442071234567' })).body.reason, 'UNKNOWN_CALLER');
   });
 
+  it('a call is charged at the rate it was authorized at: a rate raised mid-call cannot overspend', async () => {
+    const { plan: p } = await t.admin('create-plan', { name: `MID-${crypto.randomBytes(3).toString('hex')}` });
+    await t.admin('add-rates', { plan_id: p.id, rates: [{ prefix: '49', destination: 'Germany', rate: '0.60', initblock: 60, billingblock: 60 }] });
+    const c = await createClient(t, p.id, { balance: '1.20' });
+    const id = uid();
+    const a = await authorize({ uniqueid: id, sip_login: c.sip.name, destination: '4930123456' });
+    assert.equal(a.body.max_duration, 120);
+    assert.equal(await reserved(c.login), 1_200_000);
+    // Ten times the price, and a longer prefix, while the call is up.
+    await t.admin('add-rates', { plan_id: p.id, rates: [
+      { prefix: '49', destination: 'Germany', rate: '6.00', initblock: 60, billingblock: 60 },
+      { prefix: '4930', destination: 'Berlin', rate: '9.00', initblock: 1, billingblock: 1 },
+    ] });
+    const settled = await t.call('switch', 'cdr', { key, body: { uniqueid: id, sip_login: c.sip.name, destination: '4930123456', answered_seconds: 120, disposition: 'ANSWERED' } });
+    assert.equal(settled.status, 200, JSON.stringify(settled.body));
+    assert.equal(settled.body.cost, '1.2000');
+    assert.equal((await t.call('client', 'balance', { key: c.key })).body.data.balance, '0.0000');
+    const row = await t.server.ctx.db.selectFrom('calls').select(['rate_prefix', 'rate_destination']).where('uniqueid', '=', id).executeTakeFirstOrThrow();
+    assert.deepEqual(row, { rate_prefix: '49', rate_destination: 'Germany' });
+    // A CDR for a number the reserved rate does not cover is rated afresh.
+    await t.admin('refill', { login: c.login, amount: '100' });
+    const other = uid();
+    const berlin = await authorize({ uniqueid: other, sip_login: c.sip.name, destination: '4930123456' });
+    assert.deepEqual(berlin.body.rate, { prefix: '4930', destination: 'Berlin' });
+    const moved = await t.call('switch', 'cdr', { key, body: { uniqueid: other, sip_login: c.sip.name, destination: '4989123456', answered_seconds: 10, disposition: 'ANSWERED' } });
+    assert.equal(moved.body.cost, '6.0000', 'one 60 s block at 6.00/min (49), not 10 s of the reserved Berlin rate');
+  });
+
   it('a rate change applies to the next call at once', async () => {
     const { plan: p } = await t.admin('create-plan', { name: `RC-${crypto.randomBytes(3).toString('hex')}` });
     await t.admin('add-rates', { plan_id: p.id, rates: [{ prefix: '49', destination: 'Germany', rate: '0.60', initblock: 60, billingblock: 60 }] });
