@@ -113,24 +113,22 @@ export function openDatabase(databaseUrl: string, schema = ''): DbHandle {
       return pg.types.getTypeParser(oid, format as 'text');
     },
   };
-  const pool = new pg.Pool({
-    connectionString: databaseUrl,
-    max: 10,
-    types: types as never,
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
-  });
-  // An idle connection dropped by the server (restart, idle timeout) is replaced on next use;
-  // without a listener its 'error' event would end the process.
-  pool.on('error', () => {});
+  // Pools connect only when first used.
+  const newPool = (max: number) => {
+    const p = new pg.Pool({
+      connectionString: databaseUrl,
+      max,
+      types: types as never,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    });
+    // An idle connection dropped by the server (restart, idle timeout) is replaced on next use;
+    // without a listener its 'error' event would end the process.
+    p.on('error', () => {});
+    return p;
+  };
+  const pool = newPool(10);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  // Connects only when first used.
-  const pgSidePool = new pg.Pool({
-    connectionString: databaseUrl,
-    max: 2,
-    types: types as never,
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
-  });
-  pgSidePool.on('error', () => {});
+  const pgSidePool = newPool(2);
   // PostgreSQL commits are durable when they return (synchronous_commit = on).
   return {
     db, dialect: 'postgres', pgSidePool, durable: async () => {},
