@@ -34,6 +34,11 @@ export const cdrsCharged = new client.Counter({
   help: 'CDRs settled',
   registers: [registry],
 });
+export const cdrsOverLimit = new client.Counter({
+  name: 'ledgerline_cdrs_over_limit_total',
+  help: 'CDRs answered longer than the max_duration they were authorized for (the switch did not cut the call)',
+  registers: [registry],
+});
 export const smsByStatus = new client.Counter({
   name: 'ledgerline_sms_total',
   help: 'SMS messages by status reached',

@@ -8,7 +8,7 @@ import type { Trx } from '../db/connect.js';
 import { inTx } from '../db/tx.js';
 import { AppError, badRequest, conflict, notFound } from '../errors.js';
 import { post } from '../ledger/ledger.js';
-import { cdrsCharged } from '../metrics.js';
+import { cdrsCharged, cdrsOverLimit } from '../metrics.js';
 import { formatMoney, microsFromDb } from '../money.js';
 import { billedSeconds, costOfBilled } from '../rating/tariff.js';
 import { intInRange, optionalString } from '../util/input.js';
@@ -37,7 +37,7 @@ export interface CdrResult {
 
 // Statements of every settlement, built once (db/prepared.ts).
 const reservationsOfCall = preparedQuery((db) => db.selectFrom('reservations')
-  .select(['id', 'account_id', 'amount_micros', 'rate_prefix', 'rate_destination', 'rate_micros', 'connect_charge_micros', 'initblock', 'billingblock', 'minimal_time'])
+  .select(['id', 'account_id', 'amount_micros', 'max_duration', 'rate_prefix', 'rate_destination', 'rate_micros', 'connect_charge_micros', 'initblock', 'billingblock', 'minimal_time'])
   .where('uniqueid', '=', ''));
 type HeldReservation = Awaited<ReturnType<typeof reservationsOfCall>>[number];
 const deleteReservation = preparedQuery((db) => db.deleteFrom('reservations').where('id', '=', 0).returning('id'));
@@ -166,6 +166,13 @@ export async function settleCdr(ctx: Ctx, input: CdrInput): Promise<CdrResult> {
       return replay;
     }
     const callId = Number(inserted.id);
+    const limit = held[0]?.max_duration;
+    if (limit !== undefined && cdr.answered > limit) {
+      // Charged in full (the call happened), but more than was reserved: the switch must cut calls.
+      cdrsOverLimit.inc();
+      ctx.log.warn({ uniqueid: cdr.uniqueid, answered_seconds: cdr.answered, max_duration: limit },
+        'CDR longer than its authorized max_duration: make the dialplan enforce LL_MAX_DURATION (Dial L() or TIMEOUT(absolute))');
+    }
     await releaseHeld(trx, held);
     // The call happened: charges are not refused for funds (reservations made sure they exist).
     if (retailCost > 0n) {

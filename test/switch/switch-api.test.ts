@@ -157,6 +157,28 @@ describe('switch api: authorize and cdr', () => {
     assert.equal(await reservedOf(c.login), 0);
   });
 
+  it('a CDR longer than its authorized limit is charged in full and counted for the operator', async () => {
+    const overLimit = async () => {
+      const text = await (await fetch(`${t.url}/metrics`)).text();
+      return Number(/^ledgerline_cdrs_over_limit_total (\S+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await overLimit();
+    const c = await createClient(t, plan.id, { balance: '10' });
+    const id = uid();
+    assert.equal((await authorize({ uniqueid: id, sip_login: c.sip.name, destination: '447575396991' })).body.max_duration, 498);
+    const settled = await cdr({ uniqueid: id, sip_login: c.sip.name, destination: '447575396991', answered_seconds: 600, disposition: 'ANSWERED' });
+    assert.equal(settled.body.cost, '12.0000', 'the call happened: 600 s at 1.20/min');
+    assert.equal(await balanceOf(c), '-2.0000');
+    assert.equal(await overLimit(), before + 1);
+    // Within the limit: not counted.
+    const c2 = await createClient(t, plan.id, { balance: '10' });
+    const id2 = uid();
+    await authorize({ uniqueid: id2, sip_login: c2.sip.name, destination: '447575396991' });
+    await cdr({ uniqueid: id2, sip_login: c2.sip.name, destination: '447575396991', answered_seconds: 498, disposition: 'ANSWERED' });
+    assert.equal(await balanceOf(c2), '0.0400');
+    assert.equal(await overLimit(), before + 1);
+  });
+
   it('a burst of CDRs, replays and conflicting replays settles every call exactly once', async () => {
     // Concurrent requests share commits on SQLite: each must still get its own answer, and a
     // refused one must not disturb those committed with it.
