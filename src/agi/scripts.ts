@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { authorizeCall, type AuthorizeResult } from '../calls/authorize.js';
 import { normalizeDestination } from '../calls/caller.js';
 import { releaseReservations, settleCdr, type Disposition } from '../calls/settle.js';
-import { writeAudit, type AuditEntry } from '../audit/audit-log.js';
+import { writeAudit, writeAuditLogged, type AuditEntry } from '../audit/audit-log.js';
 import { withTrx, type Ctx } from '../context.js';
 import { inTx } from '../db/tx.js';
 import { AppError } from '../errors.js';
@@ -58,15 +58,6 @@ function agiAudit(agi: AgiChannel, script: string, status = 200, errorCode: stri
   return { actor: null, api: 'agi', endpoint: script, method: 'AGI', ip: agi.remoteAddress, status, errorCode };
 }
 
-/** Audits a refused or failed request on its own (nothing of it was written). */
-async function auditRefusal(ctx: Ctx, entry: AuditEntry, log: Logger): Promise<void> {
-  try {
-    await writeAudit(ctx.db, entry);
-  } catch (err) {
-    log.error({ err }, 'audit log write failed');
-  }
-}
-
 function refusal(reason: AgiRefusal): Outcome {
   callsAuthorized.inc({ outcome: reason });
   return { allowed: false, max_duration: 0, caller_id: null, rate: null, reason };
@@ -106,7 +97,7 @@ export async function runAuthorize(ctx: Ctx, agi: AgiChannel, log: Logger): Prom
     }
   }
   // Refused before anything was written (bad request, unknown caller, failure): audited alone.
-  if (!audited) await auditRefusal(ctx, agiAudit(agi, 'authorize', result.reason === 'ERROR' ? 500 : 400, result.reason ?? null), log);
+  if (!audited) await writeAuditLogged(ctx.db, agiAudit(agi, 'authorize', result.reason === 'ERROR' ? 500 : 400, result.reason ?? null), log);
   log[result.allowed ? 'debug' : 'info']({ sip_login: login, destination, allowed: result.allowed, max_duration: result.max_duration, reason: result.reason }, 'AGI authorize');
 
   // LL_ALLOWED goes last: the dialplan dials only once every other variable is in place.
@@ -171,7 +162,7 @@ export async function runCdr(ctx: Ctx, agi: AgiChannel, log: Logger): Promise<vo
     const cdr = { sip_login: sipLogin, destination, start_time: startTimeOf(uniqueid), answered_seconds: answered, disposition, hangup_cause: hangupCause };
     if (err instanceof AppError) log.error({ code: err.code, error: err.message, cdr }, 'AGI cdr refused');
     else log.error({ err, cdr }, 'AGI cdr failed');
-    await auditRefusal(ctx, agiAudit(agi, 'cdr', err instanceof AppError ? err.status : 500, err instanceof AppError ? err.code : 'INTERNAL_ERROR'), log);
+    await writeAuditLogged(ctx.db, agiAudit(agi, 'cdr', err instanceof AppError ? err.status : 500, err instanceof AppError ? err.code : 'INTERNAL_ERROR'), log);
   }
 }
 

@@ -1,6 +1,7 @@
 // The audit log (CONTRACT §3): every state-changing request — over HTTP, the CLI or FastAGI —
 // with who, what, when and from where. Written in the transaction of the change when it
 // succeeded, and on its own when it was refused.
+import type { Logger } from 'pino';
 import type { Db, Trx } from '../db/connect.js';
 import { preparedQuery } from '../db/prepared.js';
 import type { Role } from '../db/schema.js';
@@ -26,4 +27,13 @@ export async function writeAudit(db: Db | Trx, e: AuditEntry): Promise<void> {
     e.actor?.id ?? null, e.actor?.login ?? null, e.actor?.role ?? null, e.api, e.endpoint.slice(0, 64), e.method,
     e.ip, e.status, e.errorCode, nowIso(),
   ]);
+}
+
+/** Audits a refused or failed request on its own: nothing of it was written, and the answer must not fail for the log. */
+export async function writeAuditLogged(db: Db | Trx, e: AuditEntry, log: Logger): Promise<void> {
+  try {
+    await writeAudit(db, e);
+  } catch (err) {
+    log.error({ err }, 'audit log write failed');
+  }
 }

@@ -45,11 +45,6 @@ export class TransactionBatcher {
     });
   }
 
-  /** Transactions still waiting for their batch (a gauge for metrics and tests). */
-  get queued(): number {
-    return this.#queue.length;
-  }
-
   // setImmediate: let every request already readable in this turn join the batch first.
   #schedule(): void {
     if (this.#scheduled || this.#running) return;

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorByApiKey, type Actor } from '../accounts/actor.js';
 import type { Ctx } from '../context.js';
 import { withTrx } from '../context.js';
-import { writeAudit, type AuditEntry } from '../audit/audit-log.js';
+import { writeAudit, writeAuditLogged, type AuditEntry } from '../audit/audit-log.js';
 import { inTx } from '../db/tx.js';
 import { AppError, forbidden, unauthorized } from '../errors.js';
 import { hashRequest, runIdempotent } from '../idempotency/idempotency.js';
@@ -52,13 +52,8 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
   const auditEntry = (actor: Actor | null, endpoint: string, method: string, ip: string, status: number, code: string | null): AuditEntry => ({
     actor, api: api.name, endpoint, method, ip, status, errorCode: code,
   });
-  async function audit(actor: Actor | null, endpoint: string, method: string, ip: string, status: number, code: string | null) {
-    try {
-      await writeAudit(ctx.db, auditEntry(actor, endpoint, method, ip, status, code));
-    } catch (err) {
-      ctx.log.error({ err }, 'audit log write failed');
-    }
-  }
+  const audit = (actor: Actor | null, endpoint: string, method: string, ip: string, status: number, code: string | null) =>
+    writeAuditLogged(ctx.db, auditEntry(actor, endpoint, method, ip, status, code), ctx.log);
 
   // Labelled metric children, resolved once per endpoint and status rather than per request.
   const metricChildren = new Map<string, { observe(seconds: number): void }>();

@@ -20,12 +20,16 @@ describe('switch api: authorize and cdr', () => {
   const authorize = (body: Record<string, unknown>) => t.call('switch', 'authorize', { key: switchKey, body });
   const cdr = (body: Record<string, unknown>) => t.call('switch', 'cdr', { key: switchKey, body });
   const balanceOf = async (c: TestClient) => (await t.call('client', 'balance', { key: c.key })).body.data.balance;
-  /** SQLite group commit as /metrics reports it: COMMITs and the transactions they carried. */
-  const sqliteBatches = async () => {
+  /** One unlabelled series of /metrics (0 before its first observation). */
+  const metric = async (name: string) => {
     const text = await (await fetch(`${t.url}/metrics`)).text();
-    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-    return { commits: value('ledgerline_sqlite_transactions_per_commit_count'), transactions: value('ledgerline_sqlite_transactions_per_commit_sum') };
+    return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   };
+  /** SQLite group commit as /metrics reports it: COMMITs and the transactions they carried. */
+  const sqliteBatches = async () => ({
+    commits: await metric('ledgerline_sqlite_transactions_per_commit_count'),
+    transactions: await metric('ledgerline_sqlite_transactions_per_commit_sum'),
+  });
   const reservedOf = async (login: string) => Number((await t.server.ctx.db.selectFrom('accounts').select('reserved_micros').where('login', '=', login).executeTakeFirstOrThrow()).reserved_micros);
 
   it('authorizes with max_duration from the balance, reserves it, and settles the CDR exactly', async () => {
@@ -158,10 +162,7 @@ describe('switch api: authorize and cdr', () => {
   });
 
   it('a CDR longer than its authorized limit is charged in full and counted for the operator', async () => {
-    const overLimit = async () => {
-      const text = await (await fetch(`${t.url}/metrics`)).text();
-      return Number(/^ledgerline_cdrs_over_limit_total (\S+)$/m.exec(text)?.[1] ?? 0);
-    };
+    const overLimit = () => metric('ledgerline_cdrs_over_limit_total');
     const before = await overLimit();
     const c = await createClient(t, plan.id, { balance: '10' });
     const id = uid();
