@@ -1,4 +1,5 @@
 // Start-up: config -> database (migrated) -> secrets -> admin bootstrap -> HTTP server.
+import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { MemoryAttemptLimiter, SharedAttemptLimiter } from './accounts/attempt-limiter.js';
 import { loadMasterSecret, SecretBox } from './accounts/credentials.js';
@@ -34,6 +35,8 @@ async function checkSecretFingerprint(handle: DbHandle, secrets: SecretBox): Pro
 export async function openContext(config: Config, log: Logger): Promise<{ ctx: Ctx; handle: DbHandle; secretCreated: boolean }> {
   const handle = openDatabase(config.databaseUrl, config.databaseSchema);
   await migrateToLatest(handle.db as never, handle.dialect);
+  // The data directory holds secret.key (and by default the database): the operator's alone.
+  if (!config.secret) fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const { secret, created } = loadMasterSecret(config.secret, config.dataDir);
   const secrets = new SecretBox(secret);
   await checkSecretFingerprint(handle, secrets);

@@ -81,10 +81,35 @@ function parseInt8(text: string): number {
   return n;
 }
 
+/**
+ * The database holds SIP digests (`ha1`) and key hashes: like secret.key it is the operator's
+ * alone. A new file is created 0600 (SQLite gives its -wal and -shm files the mode of the
+ * database file), directories Ledgerline creates 0700. An existing file loses other users'
+ * access but keeps its group's, which an Asterisk on the same host may need to read it.
+ */
+function createPrivately(file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    fs.closeSync(fs.openSync(file, 'wx', 0o600));
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      const mode = fs.statSync(f).mode & 0o777;
+      if (mode & 0o007) fs.chmodSync(f, mode & 0o770);
+    } catch (err) {
+      // Absent (-wal/-shm between runs) is fine; a file of another user is left as it is.
+      if (!['ENOENT', 'EPERM'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+  }
+}
+
 export function openDatabase(databaseUrl: string, schema = ''): DbHandle {
   if (databaseUrl.startsWith('sqlite:')) {
     const file = databaseUrl.slice('sqlite:'.length);
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    if (file !== ':memory:') createPrivately(path.resolve(file));
     const sqlite = new SqliteDatabase(file);
     sqlite.pragma('journal_mode = WAL');
     // NORMAL: commits do not fsync; WalSync.durable() fsyncs the WAL for a whole batch of them
