@@ -1,8 +1,10 @@
 // Every environment variable Ledgerline reads, parsed and typed in one place (CONTRACT §1).
 import path from 'node:path';
+import { parseAddressRules } from './net/addresses.js';
 
 export interface Config {
   port: number;
+  /** HTTP bind address. */
   host: string;
   databaseUrl: string;
   /** PostgreSQL schema to use (tests isolate runs with it); empty = the server default. */
@@ -13,6 +15,16 @@ export interface Config {
   sipDomain: string;
   maxCallDurationSeconds: number;
   agiPort: number;
+  /** FastAGI bind address, apart from HOST: publishing the HTTP API must not publish AGI. */
+  agiHost: string;
+  /** Switch addresses and CIDR blocks FastAGI serves; empty = whoever reaches agiHost (loopback only). */
+  agiAllowedIps: string[];
+  /** How long a FastAGI session may wait for Asterisk's next line. */
+  agiIdleTimeoutSeconds: number;
+  /** How long a whole FastAGI session may last. */
+  agiSessionTimeoutSeconds: number;
+  agiMaxConnections: number;
+  agiMaxConnectionsPerAddress: number;
   janusUrl: string;
   janusTokenSecret: string | undefined;
   demo: boolean;
@@ -30,6 +42,12 @@ function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
   return value;
 }
 
+function addressListVar(env: NodeJS.ProcessEnv, name: string): string[] {
+  const { rules, problem } = parseAddressRules(env[name] ?? '');
+  if (problem) throw new ConfigError(`${name}: ${problem}; give comma-separated addresses or CIDR blocks, e.g. ${name}=10.0.0.5,10.0.1.0/24`);
+  return rules;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = env.DATABASE_URL || 'sqlite:./data/ledgerline.db';
   if (!databaseUrl.startsWith('sqlite:') && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -39,6 +57,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     || (databaseUrl.startsWith('sqlite:') && databaseUrl !== 'sqlite::memory:'
       ? path.dirname(path.resolve(databaseUrl.slice('sqlite:'.length)))
       : path.resolve('./data'));
+  const agiMaxConnections = intVar(env, 'AGI_MAX_CONNECTIONS', 1000, 1, 1_000_000);
   return {
     port: intVar(env, 'PORT', 8080, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -50,6 +69,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sipDomain: env.SIP_DOMAIN || 'ledgerline.local',
     maxCallDurationSeconds: intVar(env, 'MAX_CALL_DURATION', 3600, 1, 86400),
     agiPort: intVar(env, 'AGI_PORT', 4573, 0, 65535),
+    agiHost: env.AGI_HOST || '127.0.0.1',
+    agiAllowedIps: addressListVar(env, 'AGI_ALLOWED_IPS'),
+    agiIdleTimeoutSeconds: intVar(env, 'AGI_IDLE_TIMEOUT_SECONDS', 30, 1, 3600),
+    agiSessionTimeoutSeconds: intVar(env, 'AGI_SESSION_TIMEOUT_SECONDS', 60, 1, 3600),
+    agiMaxConnections,
+    // Only switches reach FastAGI (loopback or the allow-list), and one switch may need every session.
+    agiMaxConnectionsPerAddress: intVar(env, 'AGI_MAX_CONNECTIONS_PER_ADDRESS', agiMaxConnections, 1, 1_000_000),
     janusUrl: env.JANUS_URL || 'ws://127.0.0.1:8188/janus',
     janusTokenSecret: env.JANUS_TOKEN_SECRET || undefined,
     demo: env.DEMO === '1' || env.DEMO === 'true',

@@ -12,6 +12,7 @@ import { buildApp } from './http/app.js';
 import { RateCache } from './plans/rate-cache.js';
 import { startReservationExpiry } from './calls/reservation-expiry.js';
 import { startFastAgiServer, type FastAgiServer } from './agi/fastagi-server.js';
+import { isLoopbackHost } from './net/addresses.js';
 import type { FastifyInstance } from 'fastify';
 
 export class StartupError extends Error {}
@@ -73,6 +74,19 @@ function janusUrlIsLoopback(url: string): boolean {
   }
 }
 
+/**
+ * FastAGI has no authentication: whoever reaches it can authorize calls and charge CDRs. Off
+ * this machine it may listen only behind an allow-list of the switches' addresses.
+ */
+function checkAgiExposure(config: Config): void {
+  if (config.agiPort === 0 || isLoopbackHost(config.agiHost) || config.agiAllowedIps.length > 0) return;
+  throw new StartupError(
+    `FastAGI would listen on ${config.agiHost}, reachable from the network, and FastAGI has no authentication. `
+    + 'Set AGI_ALLOWED_IPS to your Asterisk servers\' addresses (e.g. AGI_ALLOWED_IPS=10.0.0.5,10.0.1.0/24), '
+    + 'or set AGI_HOST=127.0.0.1 when Asterisk runs on this machine (or AGI_PORT=0 to turn FastAGI off).',
+  );
+}
+
 export function createLogger(config: Config): Logger {
   return pino({ level: config.logLevel, base: { service: 'ledgerline' } });
 }
@@ -81,6 +95,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   if (config.adminApiKey !== undefined && config.adminApiKey.length < 24) {
     throw new StartupError('ADMIN_API_KEY must be at least 24 characters; generate one with: openssl rand -base64 32');
   }
+  checkAgiExposure(config);
   const { ctx, handle, secretCreated } = await openContext(config, log);
   if (secretCreated) log.warn({ dataDir: config.dataDir }, 'generated LEDGERLINE_SECRET into data/secret.key; back it up');
   const admin = await bootstrapAdmin(ctx, config.adminApiKey);
@@ -89,11 +104,19 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   let agi: FastAgiServer | null = null;
   if (config.agiPort !== 0) {
     try {
-      agi = await startFastAgiServer(ctx, { host: config.host, port: config.agiPort });
+      agi = await startFastAgiServer(ctx, {
+        host: config.agiHost,
+        port: config.agiPort,
+        allowedIps: config.agiAllowedIps,
+        idleTimeoutMs: config.agiIdleTimeoutSeconds * 1000,
+        sessionTimeoutMs: config.agiSessionTimeoutSeconds * 1000,
+        maxConnections: config.agiMaxConnections,
+        maxConnectionsPerAddress: config.agiMaxConnectionsPerAddress,
+      });
     } catch (err) {
       await app.close();
       await handle.close();
-      throw new StartupError(`FastAGI could not listen on ${config.host}:${config.agiPort} (${(err as Error).message}); set AGI_PORT to a free port, or 0 to turn it off`);
+      throw new StartupError(`FastAGI could not listen on ${config.agiHost}:${config.agiPort} (${(err as Error).message}); set AGI_PORT to a free port (or AGI_HOST to an address of this machine), or AGI_PORT=0 to turn it off`);
     }
   }
   if (config.janusTokenSecret && janusUrlIsLoopback(config.janusUrl)) {
