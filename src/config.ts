@@ -6,6 +6,19 @@ export interface Config {
   port: number;
   /** HTTP bind address. */
   host: string;
+  /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
+  trustProxy: boolean;
+  /** Largest request body accepted (413 beyond); admits a full 10,000-row add-rates batch. */
+  httpBodyLimitBytes: number;
+  /** The whole request, headers and body, must arrive within this. */
+  httpRequestTimeoutSeconds: number;
+  /** The request headers must arrive within this (at most httpRequestTimeoutSeconds). */
+  httpHeadersTimeoutSeconds: number;
+  /** An idle keep-alive connection is closed after this. */
+  httpKeepAliveTimeoutSeconds: number;
+  httpMaxConnections: number;
+  /** Per peer IPv4 address or IPv6 /64. */
+  httpMaxConnectionsPerAddress: number;
   databaseUrl: string;
   /** PostgreSQL schema to use (tests isolate runs with it); empty = the server default. */
   databaseSchema: string;
@@ -57,10 +70,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     || (databaseUrl.startsWith('sqlite:') && databaseUrl !== 'sqlite::memory:'
       ? path.dirname(path.resolve(databaseUrl.slice('sqlite:'.length)))
       : path.resolve('./data'));
+  const trustProxy = env.TRUST_PROXY === '1';
+  const httpRequestTimeoutSeconds = intVar(env, 'HTTP_REQUEST_TIMEOUT_SECONDS', 30, 1, 3600);
+  const httpHeadersTimeoutSeconds = intVar(env, 'HTTP_HEADERS_TIMEOUT_SECONDS', Math.min(10, httpRequestTimeoutSeconds), 1, 3600);
+  if (httpHeadersTimeoutSeconds > httpRequestTimeoutSeconds) {
+    throw new ConfigError(`HTTP_HEADERS_TIMEOUT_SECONDS (${httpHeadersTimeoutSeconds}) must not exceed HTTP_REQUEST_TIMEOUT_SECONDS (${httpRequestTimeoutSeconds}): the headers are part of the request`);
+  }
+  const httpMaxConnections = intVar(env, 'HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000);
   const agiMaxConnections = intVar(env, 'AGI_MAX_CONNECTIONS', 1000, 1, 1_000_000);
   return {
     port: intVar(env, 'PORT', 8080, 0, 65535),
     host: env.HOST || '127.0.0.1',
+    trustProxy,
+    httpBodyLimitBytes: intVar(env, 'HTTP_BODY_LIMIT_BYTES', 8 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+    httpRequestTimeoutSeconds,
+    httpHeadersTimeoutSeconds,
+    httpKeepAliveTimeoutSeconds: intVar(env, 'HTTP_KEEP_ALIVE_TIMEOUT_SECONDS', 65, 1, 3600),
+    httpMaxConnections,
+    // A switch on the HTTP Switch API opens a connection per concurrent authorization, and
+    // bursts past a few hundred; behind a reverse proxy every connection comes from the proxy.
+    httpMaxConnectionsPerAddress: intVar(env, 'HTTP_MAX_CONNECTIONS_PER_ADDRESS', trustProxy ? httpMaxConnections : Math.min(1024, httpMaxConnections), 1, 1_000_000),
     databaseUrl,
     databaseSchema: env.DATABASE_SCHEMA || '',
     adminApiKey: env.ADMIN_API_KEY || undefined,

@@ -87,6 +87,28 @@ function checkAgiExposure(config: Config): void {
   );
 }
 
+/** Linux: the soft limit on open files, or null where it cannot be read. */
+function openFileLimit(): number | null {
+  try {
+    const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = line?.split(/\s{2,}/)[1];
+    return soft && /^\d+$/.test(soft) ? Number(soft) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Connection caps above the open-file limit would fail as EMFILE, taking /healthz and the database down with them. */
+function warnIfCapsExceedFileLimit(config: Config, log: Logger): void {
+  const limit = openFileLimit();
+  // Database files, pools, logs and the listeners themselves need descriptors too.
+  const needed = config.httpMaxConnections + (config.agiPort === 0 ? 0 : config.agiMaxConnections) + 100;
+  if (limit !== null && needed > limit) {
+    log.warn({ openFileLimit: limit, httpMaxConnections: config.httpMaxConnections, agiMaxConnections: config.agiMaxConnections },
+      'the connection limits exceed the open-file limit: raise it (systemd LimitNOFILE=, ulimit -n) or lower HTTP_MAX_CONNECTIONS/AGI_MAX_CONNECTIONS');
+  }
+}
+
 export function createLogger(config: Config): Logger {
   return pino({ level: config.logLevel, base: { service: 'ledgerline' } });
 }
@@ -96,6 +118,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     throw new StartupError('ADMIN_API_KEY must be at least 24 characters; generate one with: openssl rand -base64 32');
   }
   checkAgiExposure(config);
+  warnIfCapsExceedFileLimit(config, log);
   const { ctx, handle, secretCreated } = await openContext(config, log);
   if (secretCreated) log.warn({ dataDir: config.dataDir }, 'generated LEDGERLINE_SECRET into data/secret.key; back it up');
   const admin = await bootstrapAdmin(ctx, config.adminApiKey);

@@ -26,13 +26,16 @@ export function toAppError(err: unknown): AppError | null {
   const status = (err as { statusCode?: number }).statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const fcode = (err as { code?: string }).code ?? '';
+    // Checked first: Fastify's FST_ERR_CTP_BODY_TOO_LARGE would otherwise read as bad JSON.
+    if (status === 413) {
+      return new AppError(413, 'BODY_TOO_LARGE', 'body: larger than this server accepts; send it in smaller parts', 'body');
+    }
     if (fcode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return new AppError(400, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON with Content-Type: application/json');
     }
     if (fcode.startsWith('FST_ERR_CTP') || (err as Error).name === 'SyntaxError') {
       return new AppError(400, 'INVALID_JSON', 'body: not valid JSON', 'body');
     }
-    if (status === 413) return new AppError(400, 'BODY_TOO_LARGE', 'body: too large', 'body');
     return new AppError(400, 'BAD_REQUEST', (err as Error).message);
   }
   return null;

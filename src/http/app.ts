@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { sql } from 'kysely';
 import type { Ctx } from '../context.js';
 import { registry } from '../metrics.js';
+import { ConnectionGuard } from '../net/connection-guard.js';
 import { adminApi } from './admin-api.js';
 import { registerApi } from './api-plugin.js';
 import { clientApi } from './client-api.js';
@@ -14,7 +15,11 @@ import { switchApi } from './switch-api.js';
 export const VERSION = '0.1.0';
 export const APIS: ApiDefinition[] = [clientApi, resellerApi, adminApi, switchApi];
 
+/** Node checks request and header deadlines on this beat: a timeout fires within a second of its bound. */
+const DEADLINE_CHECK_INTERVAL_MS = 1000;
+
 export function buildApp(ctx: Ctx, opts: { apis?: ApiDefinition[] } = {}): FastifyInstance {
+  const { config } = ctx;
   const app = Fastify({
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
     // Per-request access lines cost a third of the throughput; the audit log and metrics cover it.
@@ -22,9 +27,26 @@ export function buildApp(ctx: Ctx, opts: { apis?: ApiDefinition[] } = {}): Fasti
     // A child logger per request costs more than the rest of a `me` call; errors are logged
     // with their API and endpoint instead of a request id.
     childLoggerFactory: (logger) => logger,
-    bodyLimit: 8 * 1024 * 1024,
-    trustProxy: process.env.TRUST_PROXY === '1',
+    // A full add-rates batch (10,000 rows) fits the default; bigger rate tables go through the CSV import.
+    bodyLimit: config.httpBodyLimitBytes,
+    // Slow senders (a byte every few seconds) must not hold a connection: the whole request,
+    // body included, has to arrive within the request timeout, its headers within theirs.
+    requestTimeout: config.httpRequestTimeoutSeconds * 1000,
+    keepAliveTimeout: config.httpKeepAliveTimeoutSeconds * 1000,
+    http: {
+      headersTimeout: config.httpHeadersTimeoutSeconds * 1000,
+      connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
+    },
+    trustProxy: config.trustProxy,
   });
+  const guard = new ConnectionGuard({
+    listener: 'http',
+    maxConnections: config.httpMaxConnections,
+    maxConnectionsPerAddress: config.httpMaxConnectionsPerAddress,
+    log: ctx.log,
+  });
+  guard.attach(app.server);
+  app.server.on('connection', (socket) => guard.admit(socket));
   const apis = opts.apis ?? APIS;
   const docs = openApiDocument(apis, VERSION);
 
