@@ -142,6 +142,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       throw new StartupError(`FastAGI could not listen on ${config.agiHost}:${config.agiPort} (${(err as Error).message}); set AGI_PORT to a free port (or AGI_HOST to an address of this machine), or AGI_PORT=0 to turn it off`);
     }
   }
+  if (agi && !isLoopbackHost(config.host) && isLoopbackHost(config.agiHost)) {
+    // Before AGI_HOST, FastAGI followed HOST: a switch on another machine now needs AGI_HOST.
+    log.info({ host: config.host, agiHost: config.agiHost }, 'HTTP is published but FastAGI listens on this machine only; for a switch elsewhere set AGI_HOST and AGI_ALLOWED_IPS');
+  }
   if (config.janusTokenSecret && janusUrlIsLoopback(config.janusUrl)) {
     log.warn({ janusUrl: config.janusUrl }, 'JANUS_URL points at this machine: web phones on other machines cannot reach it; set JANUS_URL to the gateway\'s public wss:// address');
   }
