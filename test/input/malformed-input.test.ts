@@ -103,6 +103,37 @@ describe('malformed input answers 400, never 500', () => {
     });
   });
 
+  describe('paths, methods and bodies', () => {
+    it('answers an unknown path or method under an API in that API\'s envelope', async () => {
+      for (const [method, path, flag] of [
+        ['OPTIONS', '/client-api/index.php?endpoint=me', 'success'], ['GET', '/client-api/nope', 'success'],
+        ['GET', '/reseller-api/index.php/x', 'ok'], ['PUT', '/switch-api/x?endpoint=cdr', 'success'],
+      ] as const) {
+        const res = await fetch(`${t.url}${path}`, { method, headers: { 'X-API-Key': t.adminKey } });
+        const body = await res.json() as Record<string, unknown>;
+        assert.equal(res.status, 404, `${method} ${path}`);
+        assert.equal(body[flag], false, `${method} ${path}: ${JSON.stringify(body)}`);
+        assert.equal(body.code, 'NOT_FOUND');
+      }
+    });
+
+    it('refuses a malformed body sent to an unknown path in that API\'s envelope', async () => {
+      const res = await fetch(`${t.url}/client-api/index.php?endpoint=me`, {
+        method: 'OPTIONS', headers: { 'X-API-Key': client.key, 'Content-Type': 'application/json' }, body: '{"__proto__":{"x":1}}',
+      });
+      const body = await res.json() as Record<string, unknown>;
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.deepEqual(body, { success: false, error: 'body: not valid JSON', code: 'INVALID_JSON', field: 'body' });
+    });
+
+    it('says a body over the limit is too large, not that it is not JSON', async () => {
+      const rawBody = `{"login":"${client.login}","amount":1,"description":"${'x'.repeat(9 * 1024 * 1024)}"}`;
+      const res = await t.call('admin', 'refill', { rawBody, headers: { 'Content-Type': 'application/json' } });
+      assertBadRequest(res, 'body', 'BODY_TOO_LARGE');
+      assert.equal(await balanceOf(client), '10.0000');
+    });
+  });
+
   describe('switch cdr fields', () => {
     it('refuses hangup_cause given as a nested array', async () => {
       const res = await cdr({
