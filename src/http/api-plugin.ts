@@ -30,10 +30,10 @@ export function toAppError(err: unknown): AppError | null {
     if (fcode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return new AppError(400, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON with Content-Type: application/json');
     }
-    if (status === 413) return new AppError(400, 'BODY_TOO_LARGE', 'body: larger than 8 MB; send fewer rows per request', 'body');
     if (fcode.startsWith('FST_ERR_CTP') || (err as Error).name === 'SyntaxError') {
       return new AppError(400, 'INVALID_JSON', 'body: not valid JSON', 'body');
     }
+    if (status === 413) return new AppError(400, 'BODY_TOO_LARGE', 'body: too large', 'body');
     return new AppError(400, 'BAD_REQUEST', (err as Error).message);
   }
   return null;
