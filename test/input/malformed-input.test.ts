@@ -219,6 +219,11 @@ describe('malformed input answers 400, never 500', () => {
       assertBadRequest(await t.call('admin', 'create-plan', { body: { name: 'p', initial_credit: huge } }), 'initial_credit', 'AMOUNT_OUT_OF_RANGE');
       assertBadRequest(await t.call('admin', 'create-client', { body: { plan_id: plan.id, balance: huge } }), 'balance', 'AMOUNT_OUT_OF_RANGE');
       assertBadRequest(await t.call('admin', 'create-reseller', { body: { plan_id: plan.id, balance: huge } }), 'balance', 'AMOUNT_OUT_OF_RANGE');
+      const markup = await t.call('admin', 'create-reseller', { body: { plan_id: plan.id, markup_percent: '10000000000' } });
+      assertBadRequest(markup, 'markup_percent');
+      assert.equal(markup.body.error, 'markup_percent: must be from 0 to 1000');
+      const preview = await t.call('reseller', 'preview-agent-markup', { key: resellerKey, body: { markup_percent: 1e12 } });
+      assert.equal(preview.body.error, 'markup_percent: must be from 0 to 1000');
       assertBadRequest(await t.call('admin', 'create-vouchers', { body: { value: huge } }), 'value', 'AMOUNT_OUT_OF_RANGE');
       assertBadRequest(await t.call('reseller', 'transfer', { key: resellerKey, body: { login: client.login, amount: 1e300 } }), 'amount');
       assertBadRequest(await t.call('reseller', 'transfer', { key: resellerKey, body: { login: client.login, amount: huge } }), 'amount', 'AMOUNT_OUT_OF_RANGE');
