@@ -2,37 +2,73 @@
 
 export type Micros = bigint;
 export const MICROS_PER_UNIT = 1_000_000n;
-/** Largest amount accepted from a caller: 1e12 units keeps every product well inside int64. */
-export const MAX_AMOUNT_MICROS = 1_000_000_000_000n * MICROS_PER_UNIT;
+
+/**
+ * The money range, one for the whole system: every amount a caller gives (refills, transfers,
+ * payments, vouchers, opening balances, initial credit) and every balance the ledger keeps lies
+ * within ±999,999,999.999999. That is below 10^15 micros, so
+ * - a JSON number in range has at most 15 significant digits and so arrives exact as a double;
+ * - a sum of up to nine such values is still a safe integer, which is what SQLite hands back
+ *   for an int8 column (microsFromDb refuses anything larger).
+ */
+export const MAX_AMOUNT_MICROS = 999_999_999_999_999n;
+
+/**
+ * Tariff prices (a rate per minute, a connect charge) are bounded tighter, so that the cost of
+ * any call stays a safe integer with room to spare: a retail price is at most 11 times its
+ * wholesale one (a markup of at most 1000%), and the longest CDR taken is 2 days (2,880
+ * minutes, twice the largest MAX_CALL_DURATION):
+ * 11 × (99,999.999999 × 2,880 + 99,999.999999) micros ≈ 3.2 × 10^15 < 2^53 / 2.
+ */
+export const MAX_RATE_MICROS = 99_999_999_999n;
+/** The longest answered time a CDR may report, seconds (see MAX_RATE_MICROS). */
+export const MAX_CDR_ANSWERED_SECONDS = 2 * 86_400;
+
+/** Longest text parseMoney looks at: a padded amount with 6 decimals fits many times over. */
+const MAX_MONEY_TEXT_CHARS = 64;
 
 export class MoneyFormatError extends Error {}
 
+/** A well-formed amount outside the range its field allows. */
+export class MoneyRangeError extends MoneyFormatError {
+  constructor(readonly maxMicros: Micros) {
+    super(`must be from -${formatMoney(maxMicros, 6)} to ${formatMoney(maxMicros, 6)}`);
+  }
+}
 
 /**
- * Parses a JSON number or decimal string into micros. More than 6 decimals is refused
- * rather than silently rounded, so a caller never loses a fraction without knowing.
+ * Parses a JSON number or decimal string into micros, within ±maxMicros (the money range by
+ * default). More than 6 decimals is refused rather than silently rounded, so a caller never
+ * loses a fraction without knowing.
  */
-export function parseMoney(input: unknown): Micros {
+export function parseMoney(input: unknown, maxMicros: Micros = MAX_AMOUNT_MICROS): Micros {
   let text: string;
   if (typeof input === 'number') {
     if (!Number.isFinite(input)) throw new MoneyFormatError('not a finite number');
-    // A JSON number arrives as a double; its shortest round-trip text is what the caller wrote.
+    // Beyond 10^21 a double prints in exponent form; it is out of any range anyway.
+    if (Math.abs(input) >= 1e21) throw new MoneyRangeError(maxMicros);
+    // Below 10^-6 it prints in exponent form too, and has more than 6 decimals.
+    if (input !== 0 && Math.abs(input) < 1e-6) throw new MoneyFormatError('at most 6 decimal places');
+    // A JSON number arrives as a double; its shortest round-trip text is what the caller wrote
+    // whenever that had at most 15 significant digits, as every amount in range does.
     text = String(input);
-    if (/e/i.test(text)) throw new MoneyFormatError('use plain decimal notation');
   } else if (typeof input === 'string') {
     text = input.trim();
-  } else if (typeof input === 'bigint') {
-    return input * MICROS_PER_UNIT;
+    if (text.length > MAX_MONEY_TEXT_CHARS) throw new MoneyFormatError('must be a decimal number');
   } else {
     throw new MoneyFormatError('must be a decimal number');
   }
-  const m = /^([+-])?(\d{1,13})(?:\.(\d+))?$/.exec(text);
+  const m = /^([+-])?(\d+)(?:\.(\d+))?$/.exec(text);
   if (!m) throw new MoneyFormatError('must be a decimal number');
   const fraction = m[3] ?? '';
   if (fraction.length > 6 && /[1-9]/.test(fraction.slice(6))) {
     throw new MoneyFormatError('at most 6 decimal places');
   }
-  const micros = BigInt(m[2]) * MICROS_PER_UNIT + BigInt((fraction + '000000').slice(0, 6));
+  const whole = m[2].replace(/^0+(?=\d)/, '');
+  // Checked on the digits before BigInt: 10^9 units is past every range.
+  if (whole.length > 9) throw new MoneyRangeError(maxMicros);
+  const micros = BigInt(whole) * MICROS_PER_UNIT + BigInt((fraction + '000000').slice(0, 6));
+  if (micros > maxMicros) throw new MoneyRangeError(maxMicros);
   return m[1] === '-' ? -micros : micros;
 }
 

@@ -6,7 +6,7 @@ import type { Account, Plan, Role } from '../db/schema.js';
 import { inTx } from '../db/tx.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import { post } from '../ledger/ledger.js';
-import { microsFromDb, parseMoney } from '../money.js';
+import { microsFromDb, MoneyRangeError, parseMoney } from '../money.js';
 import { DEFAULT_MARKUP_MICRO_PERCENT, rebuildRetailPlan } from '../plans/plans.js';
 import { insertSipAccount } from '../sip/sip-accounts.js';
 import { login as parseLogin, optionalMoney, positiveInt } from '../util/input.js';
@@ -125,8 +125,8 @@ export function parseMarkupPercent(value: unknown, fallback: bigint): bigint {
   let micro: bigint;
   try {
     micro = parseMoney(value);
-  } catch {
-    throw badRequest('markup_percent', 'must be a decimal number');
+  } catch (err) {
+    throw badRequest('markup_percent', err instanceof MoneyRangeError ? 'must be from 0 to 1000' : 'must be a decimal number');
   }
   if (micro < 0n || micro > 1000n * 1_000_000n) throw badRequest('markup_percent', 'must be from 0 to 1000');
   return micro;

@@ -9,10 +9,10 @@ import { inTx } from '../db/tx.js';
 import { AppError, badRequest, conflict, notFound } from '../errors.js';
 import { post } from '../ledger/ledger.js';
 import { cdrsCharged, cdrsOverLimit } from '../metrics.js';
-import { formatMoney, microsFromDb } from '../money.js';
+import { formatMoney, MAX_CDR_ANSWERED_SECONDS, microsFromDb } from '../money.js';
 import { billedSeconds, costOfBilled } from '../rating/tariff.js';
-import { intInRange, optionalString } from '../util/input.js';
-import { nowIso, parseTimestamp } from '../util/time.js';
+import { instant, intInRange, optionalText } from '../util/input.js';
+import { nowIso } from '../util/time.js';
 import { rateCall } from './authorize.js';
 import type { RateMatch } from '../rating/rate-table.js';
 import { findCaller, normalizeDestination, parseUniqueId } from './caller.js';
@@ -89,18 +89,12 @@ function parseCdr(input: CdrInput) {
   const destination = normalizeDestination(input.destination);
   const disposition = typeof input.disposition === 'string' ? input.disposition.toUpperCase().trim() : '';
   if (!DISPOSITIONS.includes(disposition as Disposition)) throw badRequest('disposition', `must be one of ${DISPOSITIONS.join(', ')}`);
-  const answered = intInRange(input.answered_seconds, 'answered_seconds', 0, 7 * 86400, disposition === 'ANSWERED' ? undefined : 0);
-  let startedAt: string;
-  if (input.start_time === undefined || input.start_time === null || input.start_time === '') {
-    startedAt = nowIso();
-  } else if (typeof input.start_time === 'number' || (typeof input.start_time === 'string' && /^\d{9,11}$/.test(input.start_time))) {
-    startedAt = new Date(Number(input.start_time) * 1000).toISOString(); // epoch seconds, as Asterisk gives them
-  } else if (typeof input.start_time === 'string' && parseTimestamp(input.start_time)) {
-    startedAt = parseTimestamp(input.start_time)!.toISOString();
-  } else {
-    throw badRequest('start_time', 'must be YYYY-MM-DD HH:MM:SS, ISO 8601 with offset, or epoch seconds');
-  }
-  const hangupCause = optionalString(input.hangup_cause === undefined || input.hangup_cause === null ? undefined : String(input.hangup_cause), 'hangup_cause', 32);
+  // At most twice the largest MAX_CALL_DURATION: the cost of any call stays in range (money.ts).
+  const answered = intInRange(input.answered_seconds, 'answered_seconds', 0, MAX_CDR_ANSWERED_SECONDS, disposition === 'ANSWERED' ? undefined : 0);
+  const startedAt = input.start_time === undefined || input.start_time === null || input.start_time === ''
+    ? nowIso()
+    : instant(input.start_time, 'start_time').toISOString();
+  const hangupCause = optionalText(input.hangup_cause, 'hangup_cause', 32);
   return { uniqueid, destination, disposition: disposition as Disposition, answered: disposition === 'ANSWERED' ? answered : 0, startedAt, hangupCause };
 }
 

@@ -9,6 +9,7 @@ import { inTx } from '../db/tx.js';
 import { AppError, forbidden, unauthorized } from '../errors.js';
 import { hashRequest, runIdempotent } from '../idempotency/idempotency.js';
 import { httpLatency, httpRequests } from '../metrics.js';
+import { findInputProblem } from '../util/input.js';
 import type { ApiDefinition, Endpoint, Input } from './endpoint.js';
 
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -39,6 +40,15 @@ export function toAppError(err: unknown): AppError | null {
     return new AppError(400, 'BAD_REQUEST', (err as Error).message);
   }
   return null;
+}
+
+/**
+ * The request-input guard: input no service may see (too deep, NUL characters) answers 400
+ * naming the field, before idempotency hashing, the services or the database touch it.
+ */
+function guardInput(input: Input): void {
+  const problem = findInputProblem(input);
+  if (problem) throw new AppError(400, problem.code, problem.message, problem.field);
 }
 
 export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx): void {
@@ -104,6 +114,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
         if (typeof body !== 'object' || Array.isArray(body)) throw new AppError(400, 'INVALID_JSON', 'body: must be a JSON object', 'body');
         input = body as Input;
       }
+      guardInput(input);
       const info = { ip: request.ip };
       const idemHeader = request.headers['idempotency-key'];
       const fieldKey = endpoint.idempotencyField ? input[endpoint.idempotencyField] : undefined;

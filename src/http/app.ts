@@ -8,6 +8,7 @@ import { adminApi } from './admin-api.js';
 import { registerApi } from './api-plugin.js';
 import { clientApi } from './client-api.js';
 import type { ApiDefinition } from './endpoint.js';
+import { registerFallbackReplies } from './fallback-replies.js';
 import { openApiDocument } from './openapi.js';
 import { resellerApi } from './reseller-api.js';
 import { switchApi } from './switch-api.js';
@@ -65,6 +66,6 @@ export function buildApp(ctx: Ctx, opts: { apis?: ApiDefinition[] } = {}): Fasti
     return registry.metrics();
   });
   for (const api of apis) registerApi(app, api, ctx);
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ ok: false, error: 'Not found', code: 'NOT_FOUND' }));
+  registerFallbackReplies(app, apis);
   return app;
 }

@@ -19,16 +19,57 @@ export interface StoredResponse {
   body: unknown;
 }
 
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+type CanonicalWork = { text: string } | { value: unknown };
+
+/**
+ * The JSON text of `value` with every object's keys sorted: exactly what JSON.stringify writes
+ * for a copy with sorted keys (so hashes of stored keys stay valid), but built with its own
+ * stack, so a request nested deeper than the call stack hashes like any other.
+ */
+function canonicalJson(value: unknown): string {
+  const out: string[] = [];
+  const work: CanonicalWork[] = [{ value }];
+  while (work.length > 0) {
+    const item = work.pop()!;
+    if ('text' in item) {
+      out.push(item.text);
+      continue;
+    }
+    const v = item.value;
+    if (Array.isArray(v)) {
+      const next: CanonicalWork[] = [{ text: '[' }];
+      for (let i = 0; i < v.length; i++) {
+        if (i > 0) next.push({ text: ',' });
+        // As JSON.stringify: what has no JSON form is null inside a list.
+        next.push(isJsonless(v[i]) ? { text: 'null' } : { value: v[i] });
+      }
+      next.push({ text: ']' });
+      for (let i = next.length - 1; i >= 0; i--) work.push(next[i]);
+    } else if (v !== null && typeof v === 'object') {
+      const record = v as Record<string, unknown>;
+      // The key order JSON.stringify gives an object built in sorted order: index-like keys
+      // first, ascending, then the others as sorted.
+      const keys = Object.keys(Object.fromEntries(Object.keys(record).sort().map((k) => [k, 0])));
+      const next: CanonicalWork[] = [{ text: '{' }];
+      let first = true;
+      for (const k of keys) {
+        if (isJsonless(record[k])) continue; // omitted, as JSON.stringify omits it
+        next.push({ text: `${first ? '' : ','}${JSON.stringify(k)}:` }, { value: record[k] });
+        first = false;
+      }
+      next.push({ text: '}' });
+      for (let i = next.length - 1; i >= 0; i--) work.push(next[i]);
+    } else {
+      out.push(JSON.stringify(v) ?? 'null');
+    }
   }
-  return value;
+  return out.join('');
 }
 
+const isJsonless = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
+
 export function hashRequest(body: unknown): string {
-  return crypto.createHash('sha256').update(JSON.stringify(canonical(body ?? {}))).digest('hex');
+  return crypto.createHash('sha256').update(canonicalJson(body ?? {})).digest('hex');
 }
 
 const PENDING = -1;

@@ -3,9 +3,9 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../db/connect.js';
 import { preparedQuery } from '../db/prepared.js';
-import { insufficientBalance, notFound } from '../errors.js';
+import { AppError, insufficientBalance, notFound } from '../errors.js';
 import { ledgerPostings } from '../metrics.js';
-import { microsFromDb, type Micros } from '../money.js';
+import { formatMoney, MAX_AMOUNT_MICROS, microsFromDb, type Micros } from '../money.js';
 import { nowIso } from '../util/time.js';
 
 export type PostingKind =
@@ -46,6 +46,9 @@ const insertPosting = preparedQuery((db) => db.insertInto('ledger_postings')
   })
   .returning('id'));
 
+const balanceOutOfRange = () => new AppError(409, 'BALANCE_OUT_OF_RANGE',
+  `The balance would leave the range Ledgerline keeps (±${formatMoney(MAX_AMOUNT_MICROS, 6)}); move a smaller amount`);
+
 export async function post(trx: Trx, req: PostingRequest): Promise<Posting> {
   if (req.amountMicros === 0n) throw new RangeError('a posting of zero moves nothing');
   const now = nowIso();
@@ -57,6 +60,11 @@ export async function post(trx: Trx, req: PostingRequest): Promise<Posting> {
     throw notFound('Account');
   }
   const balanceAfterMicros = microsFromDb(row.balance_micros);
+  // Balances stay in the money range, so every later read and sum of them stays exact. The
+  // transaction rolls back with this error: nothing is posted.
+  if ((req.amountMicros > 0n && balanceAfterMicros > MAX_AMOUNT_MICROS) || (req.amountMicros < 0n && balanceAfterMicros < -MAX_AMOUNT_MICROS)) {
+    throw balanceOutOfRange();
+  }
   const [inserted] = await insertPosting(trx, [
     req.accountId, req.amountMicros, balanceAfterMicros, req.kind, req.refType ?? null,
     req.refId === undefined ? null : String(req.refId), req.description ?? null, now,

@@ -13,6 +13,7 @@ import { CompiledQuery } from 'kysely';
 import type { Db, Dialect, Trx } from '../db/connect.js';
 import { inTx } from '../db/tx.js';
 import { AppError, badRequest, notFound } from '../errors.js';
+import { MAX_RATE_MICROS } from '../money.js';
 import { MAX_PREFIX_DIGITS, PrefixIndex } from '../rating/prefix-index.js';
 import type { RateRow } from '../rating/rate-table.js';
 import { positiveInt } from '../util/input.js';
@@ -257,6 +258,8 @@ export function splitCsvRecord(text: string): Split {
 /** A validated CSV row: the rate table's own row shape. */
 export type CsvRate = RateRow;
 
+/** The tariff range (money.ts) as a number: the fast path leaves prices above it to parseRate's error. */
+const MAX_RATE = Number(MAX_RATE_MICROS);
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 const NO = -1;
 
@@ -326,7 +329,8 @@ export function parseCsvRow(f: readonly string[]): CsvRate {
     const initblock = plainInt(f[4], 1, 86400, 1);
     const billingblock = plainInt(f[5], 1, 86400, 1);
     const minimalTime = plainInt(f[6], 0, 86400, 0);
-    if (trimmed !== '' && rate !== NO && connect !== NO && initblock !== NO && billingblock !== NO && minimalTime !== NO) {
+    if (trimmed !== '' && rate !== NO && connect !== NO && initblock !== NO && billingblock !== NO && minimalTime !== NO
+      && rate <= MAX_RATE && connect <= MAX_RATE) {
       return { prefix: f[0], destination: trimmed, rateMicros: rate, connectChargeMicros: connect, initblock, billingblock, minimalTime };
     }
   }

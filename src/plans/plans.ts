@@ -8,7 +8,7 @@ import type { Trx } from '../db/connect.js';
 import type { Plan } from '../db/schema.js';
 import { inTx } from '../db/tx.js';
 import { badRequest, notFound } from '../errors.js';
-import { applyMarkup, microsFromDb, moneyToJsonNumber, type Micros } from '../money.js';
+import { applyMarkup, MAX_RATE_MICROS, microsFromDb, moneyToJsonNumber, type Micros } from '../money.js';
 import { bool, intInRange, money, optionalMoney, positiveInt, requiredString } from '../util/input.js';
 import { nowIso } from '../util/time.js';
 
@@ -34,8 +34,8 @@ export function parseRate(raw: unknown, field: string): RateInput {
   return {
     prefix,
     destination: requiredString(r.destination, `${field}.destination`, 100),
-    rateMicros: money(r.rate, `${field}.rate`),
-    connectChargeMicros: optionalMoney(r.connect_charge, `${field}.connect_charge`, 0n),
+    rateMicros: money(r.rate, `${field}.rate`, { max: MAX_RATE_MICROS }),
+    connectChargeMicros: optionalMoney(r.connect_charge, `${field}.connect_charge`, 0n, { max: MAX_RATE_MICROS }),
     initblock: intInRange(r.initblock, `${field}.initblock`, 1, 86400, 1),
     billingblock: intInRange(r.billingblock, `${field}.billingblock`, 1, 86400, 1),
     minimalTime: intInRange(r.minimal_time, `${field}.minimal_time`, 0, 86400, 0),

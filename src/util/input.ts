@@ -1,6 +1,7 @@
 // Small validators shared by services: each throws a 400 that names the field.
 import { badRequest } from '../errors.js';
-import { MAX_AMOUNT_MICROS, MoneyFormatError, parseMoney, type Micros } from '../money.js';
+import { parseTimestamp } from './time.js';
+import { formatMoney, MAX_AMOUNT_MICROS, MoneyFormatError, MoneyRangeError, parseMoney, type Micros } from '../money.js';
 
 export function requiredString(value: unknown, field: string, maxLength = 200): string {
   if (typeof value !== 'string' || value.trim() === '') throw badRequest(field, 'is required');
@@ -11,6 +12,44 @@ export function requiredString(value: unknown, field: string, maxLength = 200): 
 export function optionalString(value: unknown, field: string, maxLength = 200): string | undefined {
   if (value === undefined || value === null) return undefined;
   return requiredString(value, field, maxLength);
+}
+
+/**
+ * Optional short text that a machine may also send as a number (Asterisk's hangup cause `16`).
+ * Lists, objects and booleans are refused: their text forms are not what the caller meant.
+ */
+export function optionalText(value: unknown, field: string, maxLength = 200): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) return requiredString(String(value), field, maxLength);
+  if (typeof value !== 'string') throw badRequest(field, 'must be text or a number');
+  return requiredString(value, field, maxLength);
+}
+
+/** The instants a caller may give: from 2000-01-01 up to (not including) 2100-01-01, UTC. */
+export const EARLIEST_INSTANT_MS = Date.UTC(2000, 0, 1);
+export const END_OF_INSTANTS_MS = Date.UTC(2100, 0, 1);
+
+/**
+ * A point in time: epoch seconds (a number, or digits with up to 6 decimals, as Asterisk gives
+ * them), `YYYY-MM-DD HH:MM:SS` in the billing timezone, or ISO 8601 with an offset. Anything
+ * outside 2000-2099 is a broken clock or a broken field, and refused rather than stored.
+ */
+export function instant(value: unknown, field: string): Date {
+  let ms: number;
+  if (typeof value === 'number') {
+    ms = value * 1000;
+  } else if (typeof value === 'string' && /^\d{1,12}(\.\d{1,6})?$/.test(value.trim())) {
+    ms = Number(value.trim()) * 1000;
+  } else if (typeof value === 'string' && value.length <= 40) {
+    ms = parseTimestamp(value.trim())?.getTime() ?? Number.NaN;
+  } else {
+    ms = Number.NaN;
+  }
+  if (Number.isNaN(ms)) throw badRequest(field, 'must be YYYY-MM-DD HH:MM:SS, ISO 8601 with offset, or epoch seconds');
+  if (!(ms >= EARLIEST_INSTANT_MS && ms < END_OF_INSTANTS_MS)) {
+    throw badRequest(field, 'must lie from 2000-01-01 to 2099-12-31 (epoch seconds 946684800 to 4102444799)');
+  }
+  return new Date(Math.floor(ms));
 }
 
 export function positiveInt(value: unknown, field: string): number {
@@ -28,26 +67,43 @@ export function intInRange(value: unknown, field: string, min: number, max: numb
   return n;
 }
 
-export function money(value: unknown, field: string, opts: { min?: Micros; allowZero?: boolean } = {}): Micros {
+/** An amount as a caller would write it: `9999.999999`, `0`, `-5.5`. */
+function plainAmount(micros: Micros): string {
+  return formatMoney(micros, 6).replace(/\.?0+$/, '');
+}
+
+export interface MoneyOptions {
+  /** Smallest accepted amount (default 0). */
+  min?: Micros;
+  /** false: 0 is refused too. */
+  allowZero?: boolean;
+  /** Largest magnitude accepted: the money range (default) or the tariff range (MAX_RATE_MICROS). */
+  max?: Micros;
+}
+
+export function money(value: unknown, field: string, opts: MoneyOptions = {}): Micros {
   if (value === undefined || value === null || value === '') throw badRequest(field, 'is required');
   let micros: Micros;
   try {
-    micros = parseMoney(value);
+    micros = parseMoney(value, opts.max ?? MAX_AMOUNT_MICROS);
   } catch (err) {
+    if (err instanceof MoneyRangeError) {
+      const lowest = opts.min !== undefined && opts.min > -err.maxMicros ? opts.min : -err.maxMicros;
+      throw badRequest(field, `must be from ${plainAmount(opts.min === undefined ? 0n : lowest)} to ${plainAmount(err.maxMicros)}`, 'AMOUNT_OUT_OF_RANGE');
+    }
     if (err instanceof MoneyFormatError) throw badRequest(field, err.message);
     throw err;
   }
   const min = opts.min ?? 0n;
   if (micros < min || (micros === 0n && opts.allowZero === false)) {
-    throw badRequest(field, opts.allowZero === false ? 'must be greater than 0' : `must be at least ${min}`);
+    throw badRequest(field, opts.allowZero === false ? 'must be greater than 0' : `must be at least ${plainAmount(min)}`);
   }
-  if (micros > MAX_AMOUNT_MICROS || micros < -MAX_AMOUNT_MICROS) throw badRequest(field, 'is too large');
   return micros;
 }
 
-export function optionalMoney(value: unknown, field: string, fallback: Micros): Micros {
+export function optionalMoney(value: unknown, field: string, fallback: Micros, opts: MoneyOptions = {}): Micros {
   if (value === undefined || value === null || value === '') return fallback;
-  return money(value, field);
+  return money(value, field, opts);
 }
 
 export function bool(value: unknown, field: string, fallback?: boolean): boolean {
@@ -73,4 +129,72 @@ export function login(value: unknown, field = 'login'): string {
   }
   if (/_(web|ipa)\d+$/.test(value)) throw badRequest(field, 'must not end like a service account (_webN, _ipaN)');
   return value;
+}
+
+/** How deep caller input may nest: a body or query field is level 1, an element of it level 2. */
+export const MAX_INPUT_DEPTH = 32;
+
+export interface InputProblem {
+  /** The field as a caller names it: `name`, `rates[3].destination`; the top field when too deep. */
+  field: string;
+  code: 'INPUT_TOO_DEEP' | 'INVALID_CHARACTERS';
+  message: string;
+}
+
+interface InputNode { value: unknown; key: string | number; parent: InputNode | null; depth: number }
+
+function fieldPath(node: InputNode): string {
+  const parts: string[] = [];
+  for (let n: InputNode | null = node; n; n = n.parent) {
+    parts.push(typeof n.key === 'number' ? `[${n.key}]` : (n.parent ? `.${n.key}` : n.key));
+  }
+  return parts.reverse().join('').replaceAll('\u0000', '\\u0000');
+}
+
+function topField(node: InputNode): string {
+  let n = node;
+  while (n.parent) n = n.parent;
+  return String(n.key).replaceAll('\u0000', '\\u0000');
+}
+
+/**
+ * What no service should ever see in caller input, checked once for every request: nesting
+ * deeper than MAX_INPUT_DEPTH (recursive code over it would exhaust the stack) and NUL
+ * characters in text or field names (PostgreSQL text cannot hold them). Walks with its own
+ * stack, so input of any depth is safe to check. Null when the input is fine.
+ */
+export function findInputProblem(input: Record<string, unknown>, maxDepth = MAX_INPUT_DEPTH): InputProblem | null {
+  const pending: InputNode[] = [];
+  const pushChildren = (value: object, parent: InputNode | null, depth: number): InputProblem | null => {
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) pending.push({ value: value[i], key: i, parent, depth });
+      return null;
+    }
+    const keys = Object.keys(value);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const node = { value: (value as Record<string, unknown>)[keys[i]], key: keys[i], parent, depth };
+      if (keys[i].includes('\u0000')) return invalidCharacters(node);
+      pending.push(node);
+    }
+    return null;
+  };
+  const invalidCharacters = (node: InputNode): InputProblem => {
+    const field = fieldPath(node);
+    return { field, code: 'INVALID_CHARACTERS', message: `${field}: must not contain NUL (\\u0000) characters` };
+  };
+  let problem = pushChildren(input, null, 1);
+  while (!problem && pending.length > 0) {
+    const node = pending.pop()!;
+    if (typeof node.value === 'string') {
+      if (node.value.includes('\u0000')) problem = invalidCharacters(node);
+    } else if (node.value !== null && typeof node.value === 'object') {
+      if (node.depth >= maxDepth) {
+        const field = topField(node);
+        problem = { field, code: 'INPUT_TOO_DEEP', message: `${field}: nested more than ${maxDepth} levels deep; send plain values, lists or objects of them` };
+      } else {
+        problem = pushChildren(node.value, node, node.depth + 1);
+      }
+    }
+  }
+  return problem;
 }

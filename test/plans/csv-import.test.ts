@@ -70,7 +70,9 @@ describe('CSV rows: parsing and validation', () => {
     assert.throws(() => parseCsvRow(['44', 'UK', '0.1', 'abc']), /^Error: connect_charge: must be a decimal number$/);
     assert.throws(() => parseCsvRow(['44', 'UK', '0.1', '0', '1.5']), /^Error: initblock: must be an integer from 1 to 86400$/);
     assert.throws(() => parseCsvRow(['44', ' ', '0.1']), /^Error: destination: is required$/);
-    assert.throws(() => parseCsvRow(['44', 'UK', '9999999999999']), /^Error: rate: is too large$/);
+    assert.throws(() => parseCsvRow(['44', 'UK', '9999999999999']), /^Error: rate: must be from 0 to 99999.999999$/);
+    assert.throws(() => parseCsvRow(['44', 'UK', '100000']), /^Error: rate: must be from 0 to 99999.999999$/);
+    assert.throws(() => parseCsvRow(['44', 'UK', '0.1', '100000.5']), /^Error: connect_charge: must be from 0 to 99999.999999$/);
   });
 });
 
