@@ -112,7 +112,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
       let payload: unknown;
       if (idemKey !== undefined && isWrite) {
         const who = actor;
-        const result = await runIdempotent(ctx.db as never, {
+        const result = await runIdempotent(ctx.db as never, ctx.secrets, {
           accountId: who.id, scope: `${api.name}:${name}`, key: idemKey, requestHash: hashRequest(input),
         }, async (trx) => ({ statusCode: 200, body: { [flag]: true, ...(await endpoint.handler(withTrx(ctx, trx), who, input, info)) } }));
         statusCode = result.statusCode;
