@@ -88,7 +88,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
       }
       const key = request.headers['x-api-key'];
       if (typeof key !== 'string' || key === '') throw unauthorized('Missing X-API-Key header');
-      actor = await actorByApiKey(ctx.db as never, key, ctx.sqliteReader);
+      actor = await actorByApiKey(ctx.db as never, key, ctx.sqliteReader, ctx.log);
       if (!actor) throw unauthorized('Unknown API key');
       if (!endpoint.roles.includes(actor.role)) throw forbidden('FORBIDDEN', `This API key may not use ${api.name}-api ${name}`);
 
