@@ -53,8 +53,8 @@ export async function listApiKeys(ctx: Ctx, input: { login?: unknown; limit?: un
 
 /**
  * Admin: revokes a key at once (also one still in a rotation's grace period). Revoking a
- * revoked key changes nothing and says so. The last working admin key cannot be revoked:
- * that would lock the operator out of the Admin API.
+ * revoked key changes nothing and says so. The last admin key without an end cannot be
+ * revoked: that would lock the operator out of the Admin API.
  */
 export async function revokeApiKey(ctx: Ctx, input: { id?: unknown }) {
   const id = positiveInt(input.id, 'id');
@@ -72,9 +72,9 @@ export async function revokeApiKey(ctx: Ctx, input: { id?: unknown }) {
       if (ctx.dialect === 'postgres') {
         await trx.selectFrom('accounts').select('id').where('id', '=', key.account_id).forUpdate().execute();
       }
+      // A key in a grace period does not count: it stops working on its own soon.
       const others = await trx.selectFrom('api_keys').select('id')
-        .where('account_id', '=', key.account_id).where('id', '<>', key.id)
-        .where((eb) => eb.or([eb('revoked_at', 'is', null), eb('revoked_at', '>', now)]))
+        .where('account_id', '=', key.account_id).where('id', '<>', key.id).where('revoked_at', 'is', null)
         .limit(1).execute();
       if (others.length === 0) {
         throw conflict('LAST_ADMIN_KEY', 'This is the last working admin key; issue another (create-api-key --login admin) before revoking it');
