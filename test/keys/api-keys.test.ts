@@ -132,16 +132,16 @@ describe('API keys: list, revoke, rotate', () => {
   it('rotate-api-key with grace_seconds: the old key works until then; a retry replays the same new key', async () => {
     const client = await createClient(t, planId);
     const idem = { 'Idempotency-Key': `rotate-${crypto.randomBytes(4).toString('hex')}` };
-    const res = await t.call('client', 'rotate-api-key', { key: client.key, body: { grace_seconds: 2 }, headers: idem });
+    const res = await t.call('client', 'rotate-api-key', { key: client.key, body: { grace_seconds: 4 }, headers: idem });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.data.previous_key.active, true);
-    assert.equal(res.body.data.previous_key.grace_seconds, 2);
+    assert.equal(res.body.data.previous_key.grace_seconds, 4);
     assert.equal(await meStatus(client.key), 200, 'the old key works during the grace period');
-    const retry = await t.call('client', 'rotate-api-key', { key: client.key, body: { grace_seconds: 2 }, headers: idem });
+    const retry = await t.call('client', 'rotate-api-key', { key: client.key, body: { grace_seconds: 4 }, headers: idem });
     assert.equal(retry.headers.get('idempotent-replayed'), 'true');
     assert.equal(retry.body.data.api_key, res.body.data.api_key, 'a retry after a lost answer gets the same new key');
 
-    await waitFor('the grace period to end', async () => (await meStatus(client.key)) === 401, 5_000);
+    await waitFor('the grace period to end', async () => (await meStatus(client.key)) === 401, 10_000);
     assert.equal(await meStatus(res.body.data.api_key), 200);
   });
 
