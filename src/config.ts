@@ -42,6 +42,8 @@ export interface Config {
   janusTokenSecret: string | undefined;
   demo: boolean;
   logLevel: string;
+  /** Days an idempotency record (and its stored reply) is kept before the sweep deletes it. */
+  idempotencyRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -109,5 +111,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     janusTokenSecret: env.JANUS_TOKEN_SECRET || undefined,
     demo: env.DEMO === '1' || env.DEMO === 'true',
     logLevel: env.LOG_LEVEL || 'info',
+    idempotencyRetentionDays: intVar(env, 'IDEMPOTENCY_RETENTION_DAYS', 7, 1, 3650),
   };
 }

@@ -11,6 +11,7 @@ import { migrateToLatest } from './db/migrations.js';
 import { buildApp } from './http/app.js';
 import { RateCache } from './plans/rate-cache.js';
 import { startReservationExpiry } from './calls/reservation-expiry.js';
+import { startIdempotencyExpiry } from './idempotency/expiry.js';
 import { startFastAgiServer, type FastAgiServer } from './agi/fastagi-server.js';
 import { isLoopbackHost } from './net/addresses.js';
 import type { FastifyInstance } from 'fastify';
@@ -150,6 +151,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log.warn({ janusUrl: config.janusUrl }, 'JANUS_URL points at this machine: web phones on other machines cannot reach it; set JANUS_URL to the gateway\'s public wss:// address');
   }
   const stopExpiry = startReservationExpiry(ctx);
+  const stopIdempotencyExpiry = startIdempotencyExpiry(ctx);
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -157,6 +159,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     app, ctx, url, adminKeyCreated: admin.apiKey, agiPort: agi?.port ?? null,
     async close() {
       stopExpiry();
+      await stopIdempotencyExpiry();
       await agi?.close();
       await app.close();
       await handle.close();

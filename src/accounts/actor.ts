@@ -1,15 +1,20 @@
 // Who is calling: resolved from the X-API-Key, with what the tenancy guard needs.
 import type SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
+import type { Logger } from 'pino';
 import type { Db } from '../db/connect.js';
 import { preparedQuery } from '../db/prepared.js';
 import type { Role } from '../db/schema.js';
+import { nowIso } from '../util/time.js';
 import { hashApiKey } from './credentials.js';
+import { noteKeyUse } from './key-usage.js';
 
 export interface Actor {
   id: number;
   login: string;
   role: Role;
+  /** The API key this request authenticated with; null for the CLI, which needs none. */
+  keyId: number | null;
   /** The reseller of a reseller client. */
   parentId: number | null;
   /** False when the account, or the reseller above it, is inactive. */
@@ -29,11 +34,10 @@ const byKeyHashQuery = (db: Db) => db
   .leftJoin('accounts as p', 'p.id', 'a.parent_id')
   .leftJoin('plans as pl', 'pl.id', 'a.plan_id')
   .select([
-    'a.id', 'a.login', 'a.role', 'a.parent_id', 'a.active', sql<number | null>`p.active`.as('parent_active'),
+    sql<number>`k.id`.as('key_id'), 'k.revoked_at', 'a.id', 'a.login', 'a.role', 'a.parent_id', 'a.active', sql<number | null>`p.active`.as('parent_active'),
     'a.balance_micros', 'a.plan_id', sql<string | null>`pl.name`.as('plan_name'),
   ])
-  .where('k.key_hash', '=', '')
-  .where('k.revoked_at', 'is', null);
+  .where('k.key_hash', '=', '');
 const selectByKeyHash = preparedQuery((db) => byKeyHashQuery(db));
 type KeyRow = Awaited<ReturnType<typeof selectByKeyHash>>[number];
 
@@ -94,14 +98,22 @@ function cachedKeyHash(apiKey: string): string {
   return hash;
 }
 
-export async function actorByApiKey(db: Db, apiKey: string, reader?: SqliteDatabase.Database): Promise<Actor | null> {
+/**
+ * A revoked key's row is still found (and cached): `revoked_at` may lie in the future while a
+ * rotated key's grace period runs, so it is compared with the clock on every request.
+ */
+export async function actorByApiKey(db: Db, apiKey: string, reader?: SqliteDatabase.Database, log?: Logger): Promise<Actor | null> {
   if (apiKey.length > 200) return null;
   const keyHash = cachedKeyHash(apiKey);
   const row = reader ? lookupOnReader(reader, db, keyHash) : (await selectByKeyHash(db, [keyHash]))[0];
   if (!row) return null;
+  if (row.revoked_at !== null && row.revoked_at <= nowIso()) return null;
+  const keyId = Number(row.key_id);
+  noteKeyUse(db, keyId, log);
   const ownActive = row.active === 1;
   return {
     id: Number(row.id),
+    keyId,
     login: row.login,
     role: row.role,
     parentId: row.parent_id === null ? null : Number(row.parent_id),

@@ -33,6 +33,13 @@ export function hashApiKey(key: string): string {
   return crypto.createHash('sha256').update(key).digest('hex');
 }
 
+/**
+ * What of an operator-chosen key (ADMIN_API_KEY) is kept in clear to tell keys apart: 4
+ * characters. Generated keys keep 10 (`ll_` and 7 random characters, 42 of their 256 bits);
+ * a chosen key may have far fewer bits, so it keeps less.
+ */
+export const ADOPTED_KEY_PREFIX_LENGTH = 4;
+
 export function generateApiKey(): { key: string; hash: string; prefix: string } {
   const key = `ll_${crypto.randomBytes(32).toString('base64url')}`;
   return { key, hash: hashApiKey(key), prefix: key.slice(0, 10) };
@@ -81,15 +88,32 @@ export function sipDigests(username: string, realm: string, password: string) {
   };
 }
 
-/** Encrypts SIP secrets with a key derived from LEDGERLINE_SECRET. */
+/**
+ * Encrypts secrets at rest with a key derived from LEDGERLINE_SECRET: SIP secrets with the
+ * default purpose, other kinds (stored idempotent replies) with their own derived key, so
+ * no two kinds of data share a key.
+ */
 export class SecretBox {
   readonly #key: Buffer;
+  readonly #master: string;
+  readonly #derived = new Map<string, SecretBox>();
   /** Public fingerprint stored in the database to catch a start with the wrong secret. */
   readonly fingerprint: string;
 
-  constructor(masterSecret: string) {
-    this.#key = Buffer.from(crypto.hkdfSync('sha256', masterSecret, 'ledgerline', 'sip-secret-v1', 32));
+  constructor(masterSecret: string, purpose = 'sip-secret-v1') {
+    this.#master = masterSecret;
+    this.#key = Buffer.from(crypto.hkdfSync('sha256', masterSecret, 'ledgerline', purpose, 32));
     this.fingerprint = crypto.createHmac('sha256', this.#key).update('fingerprint').digest('hex').slice(0, 16);
+  }
+
+  /** A box for another kind of secret, under a key derived from the same master secret. */
+  forPurpose(purpose: string): SecretBox {
+    let box = this.#derived.get(purpose);
+    if (!box) {
+      box = new SecretBox(this.#master, purpose);
+      this.#derived.set(purpose, box);
+    }
+    return box;
   }
 
   encrypt(plain: string): string {

@@ -12,14 +12,19 @@ import { insertSipAccount } from '../sip/sip-accounts.js';
 import { login as parseLogin, optionalMoney, positiveInt } from '../util/input.js';
 import { nowIso } from '../util/time.js';
 import type { Actor } from './actor.js';
-import { generateApiKey, hashApiKey, hashPassword, passwordWeakness, randomDigits, randomPassword } from './credentials.js';
+import { ADOPTED_KEY_PREFIX_LENGTH, generateApiKey, hashApiKey, hashPassword, passwordWeakness, randomDigits, randomPassword } from './credentials.js';
+
+/** A new key for the account: the key itself (to show once) and its stored row. */
+export async function issueApiKeyRow(trx: Trx, accountId: number, label: string | null = null) {
+  const { key, hash, prefix } = generateApiKey();
+  const row = await trx.insertInto('api_keys').values({
+    account_id: accountId, key_hash: hash, key_prefix: prefix, label, created_at: nowIso(), revoked_at: null, last_used_at: null,
+  }).returning(['id', 'key_prefix', 'label', 'created_at', 'last_used_at', 'revoked_at']).executeTakeFirstOrThrow();
+  return { key, row };
+}
 
 export async function issueApiKey(trx: Trx, accountId: number, label: string | null = null): Promise<string> {
-  const { key, hash, prefix } = generateApiKey();
-  await trx.insertInto('api_keys').values({
-    account_id: accountId, key_hash: hash, key_prefix: prefix, label, created_at: nowIso(), revoked_at: null,
-  }).execute();
-  return key;
+  return (await issueApiKeyRow(trx, accountId, label)).key;
 }
 
 async function loginTaken(trx: Trx, login: string): Promise<boolean> {
@@ -188,8 +193,8 @@ export async function bootstrapAdmin(ctx: Ctx, adoptKey: string | undefined): Pr
     const account = await insertAccount(trx, { role: 'admin', login: 'admin', parentId: null, planId: null, passwordHash: null });
     if (adoptKey) {
       await trx.insertInto('api_keys').values({
-        account_id: account.id, key_hash: hashApiKey(adoptKey), key_prefix: adoptKey.slice(0, 10),
-        label: 'ADMIN_API_KEY', created_at: nowIso(), revoked_at: null,
+        account_id: account.id, key_hash: hashApiKey(adoptKey), key_prefix: adoptKey.slice(0, ADOPTED_KEY_PREFIX_LENGTH),
+        label: 'ADMIN_API_KEY', created_at: nowIso(), revoked_at: null, last_used_at: null,
       }).execute();
       return { created: true, apiKey: null };
     }

@@ -9,23 +9,36 @@ import { importRatesCsv, InvalidRowsError, StderrProgress } from '../plans/csv-i
 import { createLogger, openContext } from '../server.js';
 import { writeAudit } from '../audit/audit-log.js';
 
+/** Fields a command also takes as plain arguments, in this order: `ledgerline api-keys alice`. */
+const POSITIONAL_FIELDS: Record<string, string[]> = {
+  'api-keys': ['login'],
+  'revoke-api-key': ['id'],
+};
+
+const usageName = (name: string) => [name, ...(POSITIONAL_FIELDS[name] ?? []).map((f) => f.toUpperCase())].join(' ');
+
 const HELP = `ledgerline <command> [--field value ...]
 
   serve                     run the server (same as npm start)
   migrate                   apply database migrations
   import-rates PLAN FILE    import a CSV of rates into plan PLAN (id), upsert by prefix:
                             prefix,destination,rate[,connect_charge,initblock,billingblock,minimal_time]
-${adminApi.endpoints.map((e) => `  ${e.name.padEnd(26)}${e.summary}`).join('\n')}
+${adminApi.endpoints.map((e) => `  ${usageName(e.name).padEnd(26)}${e.summary}`).join('\n')}
 
 Fields are the Admin API's, with dashes or underscores: --plan-id 1 --login alice.
 JSON values (arrays, objects) are parsed: --rates '[{"prefix":"44","destination":"UK","rate":"0.02"}]'.
 DATABASE_URL chooses the database (default sqlite:./data/ledgerline.db).`;
 
-function fieldsFrom(args: string[]): Record<string, unknown> {
+function fieldsFrom(args: string[], positional: string[] = []): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
+  let nextPositional = 0;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
-    if (!arg.startsWith('--')) throw new AppError(400, 'USAGE', `unexpected argument "${arg}"; fields are --name value`);
+    if (!arg.startsWith('--')) {
+      if (nextPositional >= positional.length) throw new AppError(400, 'USAGE', `unexpected argument "${arg}"; fields are --name value`);
+      fields[positional[nextPositional++]] = arg;
+      continue;
+    }
     const [rawKey, inline] = arg.slice(2).split(/=(.*)/s, 2);
     const key = rawKey.replace(/-/g, '_');
     let value: unknown = inline ?? args[++i];
@@ -67,7 +80,7 @@ async function run(argv: string[]): Promise<number> {
     const admin = await ctx.db.selectFrom('accounts').selectAll().where('role', '=', 'admin').executeTakeFirst();
     if (!admin) throw new AppError(409, 'NO_ADMIN', 'No admin account yet: start the server once (npm start) to create it');
     const actor: Actor = {
-      id: admin.id, login: admin.login, role: 'admin', parentId: null, active: true, ownActive: true,
+      id: admin.id, login: admin.login, role: 'admin', keyId: null, parentId: null, active: true, ownActive: true,
       readAtAuth: { balanceMicros: admin.balance_micros, planId: null, planName: null },
     };
     // CLI changes are audited like API ones, with `cli` as the API.
@@ -96,7 +109,7 @@ async function run(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify({ success: true, ...summary }, null, 2) + '\n');
       return 0;
     }
-    const input = fieldsFrom(argv.slice(1));
+    const input = fieldsFrom(argv.slice(1), POSITIONAL_FIELDS[command]);
     const result = await endpoint!.handler(ctx, actor, input, { ip: 'cli' });
     if (endpoint!.method !== 'GET') await audit();
     // Acknowledge only what is on disk (SQLite group commit).

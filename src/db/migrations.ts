@@ -307,6 +307,24 @@ function reservationTariffs(): Migration {
   };
 }
 
+/**
+ * API key life-cycle and secrets at rest: when each key was last used (written at most once a
+ * minute per key, see accounts/key-usage.ts), the keys of an account listed by index, the
+ * idempotency records swept by age, and an operator-chosen ADMIN_API_KEY cut down to the
+ * short prefix every other key keeps in clear.
+ */
+function apiKeyLifecycle(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.alterTable('api_keys').addColumn('last_used_at', 'varchar(32)').execute();
+      await db.schema.createIndex('api_keys_account_idx').on('api_keys').columns(['account_id', 'id']).execute();
+      await db.schema.createIndex('idempotency_keys_created_idx').on('idempotency_keys').column('created_at').execute();
+      // A literal, not the constant of credentials.ts: a migration must mean the same forever.
+      await sql`update api_keys set key_prefix = substr(key_prefix, 1, 4) where label = 'ADMIN_API_KEY'`.execute(db);
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
@@ -314,6 +332,7 @@ export function migrationsFor(dialect: Dialect): Record<string, Migration> {
     '0003_reseller_transactions': resellerTransactions(dialect),
     '0004_attempt_counters': attemptCounters(),
     '0005_reservation_tariffs': reservationTariffs(),
+    '0007_api_key_lifecycle': apiKeyLifecycle(),
   };
 }
 

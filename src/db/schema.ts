@@ -40,7 +40,10 @@ export interface ApiKeysTable {
   key_prefix: string;
   label: string | null;
   created_at: string;
+  /** When the key stops working; in the future while a rotated key's grace period runs. */
   revoked_at: string | null;
+  /** Refreshed at most once a minute per key and instance. */
+  last_used_at: string | null;
 }
 
 export interface PlansTable {

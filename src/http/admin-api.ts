@@ -1,6 +1,7 @@
 // Admin API (`/admin-api/index.php`): the operator runs the business without touching the
 // database. Flat envelope like the SMS API. The `ledgerline` CLI calls the same services.
 import { Type as T } from '@sinclair/typebox';
+import { listApiKeys, revokeApiKey } from '../accounts/api-keys.js';
 import { accountView, getAccount, listAccounts, refill, setAccountStatus } from '../accounts/admin-ops.js';
 import { createApiKeyFor, createClient, createReseller, createSwitchKey } from '../accounts/provisioning.js';
 import { findLedgerMismatches } from '../ledger/ledger.js';
@@ -72,6 +73,21 @@ const endpoints: Endpoint[] = [
       const r = await createApiKeyFor(ctx, actor, input.login);
       return { login: r.login, api_key: r.apiKey };
     },
+  },
+  {
+    name: 'api-keys', method: 'GET', roles: [...admin],
+    summary: 'The API keys of an account: id, prefix, role, label, created_at, last_used_at, revoked_at (never the key or its hash)',
+    input: T.Object({
+      login: T.String(),
+      limit: T.Optional(T.Integer({ minimum: 1, maximum: 500, default: 50 })), offset: T.Optional(T.Integer({ minimum: 0, default: 0 })),
+    }),
+    handler: (ctx, _a, input) => listApiKeys(ctx, input),
+  },
+  {
+    name: 'revoke-api-key', method: 'POST', roles: [...admin],
+    summary: 'Revoke an API key by id: it answers 401 from the next request on, on every instance; 409 LAST_ADMIN_KEY for the last admin key',
+    input: T.Object({ id: Id }),
+    handler: (ctx, _a, input) => revokeApiKey(ctx, input),
   },
   {
     name: 'refill', method: 'POST', roles: [...admin], summary: 'Credit (or, negative, correct) a balance by a ledger posting; send Idempotency-Key to retry safely',

@@ -101,7 +101,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
       }
       const key = request.headers['x-api-key'];
       if (typeof key !== 'string' || key === '') throw unauthorized('Missing X-API-Key header');
-      actor = await actorByApiKey(ctx.db as never, key, ctx.sqliteReader);
+      actor = await actorByApiKey(ctx.db as never, key, ctx.sqliteReader, ctx.log);
       if (!actor) throw unauthorized('Unknown API key');
       if (!endpoint.roles.includes(actor.role)) throw forbidden('FORBIDDEN', `This API key may not use ${api.name}-api ${name}`);
 
@@ -126,7 +126,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
       let payload: unknown;
       if (idemKey !== undefined && isWrite) {
         const who = actor;
-        const result = await runIdempotent(ctx.db as never, {
+        const result = await runIdempotent(ctx.db as never, ctx.secrets, {
           accountId: who.id, scope: `${api.name}:${name}`, key: idemKey, requestHash: hashRequest(input),
         }, async (trx) => ({ statusCode: 200, body: { [flag]: true, ...(await endpoint.handler(withTrx(ctx, trx), who, input, info)) } }));
         statusCode = result.statusCode;

@@ -1,6 +1,7 @@
 // Client API (`/client-api/index.php`): a client manages its own account. Envelope
 // `{"success":true,"data":…}` with an optional `message`, exactly as the original document.
 import { Type as T } from '@sinclair/typebox';
+import { MAX_ROTATION_GRACE_SECONDS, rotateOwnApiKey } from '../accounts/api-keys.js';
 import { balance, changeOwnPassword, me } from '../accounts/self.js';
 import { listCalls } from '../calls/history.js';
 import { availablePlans, changeOwnPlan } from '../plans/plans.js';
@@ -137,6 +138,15 @@ const endpoints: Endpoint[] = [
     name: 'change-password', method: 'POST', roles: [...client], summary: 'Change the account password (rate-limited)',
     input: T.Object({ current_password: T.String(), new_password: T.String({ minLength: 8 }) }),
     handler: async (ctx, actor, input, req) => ({ message: 'Password changed', data: await changeOwnPassword(ctx, actor, input, req.ip) }),
+  },
+  {
+    name: 'rotate-api-key', method: 'POST', roles: [...client],
+    summary: 'Replace the calling API key: a new key, shown once; the calling one stops working at once or after grace_seconds (at most 86400)',
+    input: T.Object({ grace_seconds: T.Optional(T.Integer({ minimum: 0, maximum: MAX_ROTATION_GRACE_SECONDS, default: 0 })) }),
+    handler: async (ctx, actor, input) => {
+      const r = await rotateOwnApiKey(ctx, actor, input);
+      return { message: 'API key rotated; store the new key now, it is not shown again', data: { api_key: r.apiKey, key: r.key, previous_key: r.previous } };
+    },
   },
 ];
 

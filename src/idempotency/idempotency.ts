@@ -1,6 +1,10 @@
 // Safe retries of money-moving POSTs: the first result under a key is stored in the same
 // transaction as its effects; a repeat replays it, a repeat with other parameters is a 409.
+// Stored replies are encrypted: many carry a secret shown once (a new API key, a generated
+// password, a SIP secret), and a retry after a lost answer must still get it, so stripping
+// them is no option. Records are deleted after the retention (see expiry.ts).
 import crypto from 'node:crypto';
+import type { SecretBox } from '../accounts/credentials.js';
 import type { Db, Trx } from '../db/connect.js';
 import { inTx } from '../db/tx.js';
 import { AppError, conflict } from '../errors.js';
@@ -74,6 +78,22 @@ export function hashRequest(body: unknown): string {
 
 const PENDING = -1;
 
+/** Stored replies get their own key, derived from LEDGERLINE_SECRET. */
+const REPLY_PURPOSE = 'idempotent-reply-v1';
+
+/** The reply as stored: sealed JSON. A body is a JSON object, so `{` marks a legacy clear one. */
+export function sealReply(box: SecretBox, body: unknown): string {
+  return box.forPurpose(REPLY_PURPOSE).encrypt(JSON.stringify(body));
+}
+
+export function isSealed(stored: string): boolean {
+  return !stored.startsWith('{');
+}
+
+export function openReply(box: SecretBox, stored: string): unknown {
+  return JSON.parse(isSealed(stored) ? box.forPurpose(REPLY_PURPOSE).decrypt(stored) : stored);
+}
+
 /**
  * Runs `work` once per key. Concurrent duplicates wait on the key's row (PostgreSQL) or the
  * write lock (SQLite) and then replay. A failed first attempt stores nothing: its
@@ -81,6 +101,7 @@ const PENDING = -1;
  */
 export async function runIdempotent(
   db: Db,
+  box: SecretBox,
   scope: IdempotencyScope,
   work: (trx: Trx) => Promise<StoredResponse>,
 ): Promise<StoredResponse & { replayed: boolean }> {
@@ -111,12 +132,12 @@ export async function runIdempotent(
       if (prior.request_hash !== scope.requestHash) {
         throw conflict('IDEMPOTENCY_MISMATCH', 'This external_id / Idempotency-Key was already used with different parameters');
       }
-      return { statusCode: prior.status_code, body: JSON.parse(prior.response_json), replayed: true };
+      return { statusCode: prior.status_code, body: openReply(box, prior.response_json), replayed: true };
     }
     const result = await work(trx);
     await trx
       .updateTable('idempotency_keys')
-      .set({ status_code: result.statusCode, response_json: JSON.stringify(result.body) })
+      .set({ status_code: result.statusCode, response_json: sealReply(box, result.body) })
       .where('account_id', '=', scope.accountId)
       .where('scope', '=', scope.scope)
       .where('key', '=', scope.key)

@@ -1,9 +1,11 @@
 // Agent-portal account endpoints: login availability, client password reset/set/change, SIP
-// password reset and profile updates for the reseller's own clients.
+// password reset and profile updates for the reseller's own clients; rotation of the
+// reseller's own API key.
 import { Type as T } from '@sinclair/typebox';
 import {
   checkClientLogin, clientChangePassword, clientProfileUpdate, resetClientPassword, resetClientSipPassword, setClientPassword,
 } from '../../resellers/client-account.js';
+import { MAX_ROTATION_GRACE_SECONDS, rotateOwnApiKey } from '../../accounts/api-keys.js';
 import type { Endpoint } from '../endpoint.js';
 
 const reseller = ['reseller'] as const;
@@ -52,5 +54,14 @@ export const accountEndpoints: Endpoint[] = [
       language: Nullable(T.String({ pattern: '^[A-Za-z]{2}([-_][A-Za-z]{2})?$' })),
     }),
     handler: (ctx, actor, input) => clientProfileUpdate(ctx, actor, input),
+  },
+  {
+    name: 'rotate-api-key', method: 'POST', roles: [...reseller],
+    summary: 'Replace your calling API key: a new key, shown once; the calling one stops working at once or after grace_seconds (at most 86400)',
+    input: T.Object({ grace_seconds: T.Optional(T.Integer({ minimum: 0, maximum: MAX_ROTATION_GRACE_SECONDS, default: 0 })) }),
+    handler: async (ctx, actor, input) => {
+      const r = await rotateOwnApiKey(ctx, actor, input);
+      return { api_key: r.apiKey, key: r.key, previous_key: r.previous };
+    },
   },
 ];
