@@ -19,18 +19,27 @@ export interface AuditEntry {
   errorCode: string | null;
 }
 
-const insertAudit = preparedQuery((db) => db.insertInto('audit_log').values({
-  actor_id: 0, actor_login: '', actor_role: '', api: '', endpoint: '', method: '', ip: '', status_code: 0, error_code: '', created_at: '',
-}).returning('id'));
-
+function insertValues(db: Db | Trx) {
+  return db.insertInto('audit_log').values({
+    actor_id: 0, actor_login: '', actor_role: '', api: '', endpoint: '', method: '', ip: '', status_code: 0, error_code: '', created_at: '',
+  });
+}
+const insertAudit = preparedQuery((db) => insertValues(db));
+const insertAuditReturningId = preparedQuery((db) => insertValues(db).returning('id'));
 const updateOutcome = preparedQuery((db) => db.updateTable('audit_log').set({ status_code: 0, error_code: '' }).where('id', '=', 0));
 
-/** Writes one audit row; its id, for a request whose outcome is only known later (request-audit.ts). */
-export async function writeAudit(db: Db | Trx, e: AuditEntry): Promise<number> {
-  const [row] = await insertAudit(db, [
-    e.actor?.id ?? null, e.actor?.login ?? null, e.actor?.role ?? null, e.api, e.endpoint.slice(0, 64), e.method,
-    e.ip, e.status, e.errorCode, nowIso(),
-  ]);
+const parameters = (e: AuditEntry) => [
+  e.actor?.id ?? null, e.actor?.login ?? null, e.actor?.role ?? null, e.api, e.endpoint.slice(0, 64), e.method,
+  e.ip, e.status, e.errorCode, nowIso(),
+];
+
+export async function writeAudit(db: Db | Trx, e: AuditEntry): Promise<void> {
+  await insertAudit(db, parameters(e));
+}
+
+/** Writes one audit row and answers its id, for a request whose outcome is known only later (request-audit.ts). */
+export async function writeAuditReturningId(db: Db | Trx, e: AuditEntry): Promise<number> {
+  const [row] = await insertAuditReturningId(db, parameters(e));
   return Number(row.id);
 }
 

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Ctx } from '../context.js';
 import type { Db, Trx } from '../db/connect.js';
 import { withTransactionHook, type TransactionHook } from '../db/tx.js';
-import { setAuditOutcome, writeAudit, writeAuditLogged, type AuditEntry } from './audit-log.js';
+import { setAuditOutcome, writeAuditLogged, writeAuditReturningId, type AuditEntry } from './audit-log.js';
 
 export class RequestAudit implements TransactionHook {
   /**
@@ -30,7 +30,7 @@ export class RequestAudit implements TransactionHook {
     if (this.#state !== 'pending') return;
     this.#state = 'writing';
     try {
-      this.#rowId = await writeAudit(trx, this.entry);
+      this.#rowId = await writeAuditReturningId(trx, this.entry);
     } catch (err) {
       this.#state = 'pending';
       throw err;
