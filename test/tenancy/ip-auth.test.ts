@@ -114,6 +114,30 @@ describe('tenancy: one IP address belongs to one client', () => {
     assert.equal(bad.body.field, 'source_port');
   });
 
+  it('delete-sip takes its peers along: the other peer matches the whole address again, and a fully freed address can be taken', async () => {
+    const c = await funded(agent);
+    const other = await funded(rival);
+    const ip = freshIp();
+    const extra = await t.call('client', 'create-sip', { key: c.key, body: {} });
+    assert.equal(extra.status, 200, JSON.stringify(extra.body));
+    const extraName = extra.body.data.name as string;
+    const onMain = await bind(c, ip, 5060);
+    const onExtra = (await ipAuth(c, 'ip-auth-create', { sip_login: extraName, ip, port: 5061 })).body.data;
+    assert.deepEqual(await matchesOf(ip), { [onMain.peer_name]: `${ip}:5060`, [onExtra.peer_name]: `${ip}:5061` });
+    assert.equal((await ipAuth(c, 'delete-sip', { name: extraName })).status, 200);
+    assert.deepEqual(await matchesOf(ip), { [onMain.peer_name]: ip });
+    assert.equal((await ipAuth(other, 'ip-auth-create', { sip_login: other.sip, ip, port: 5062 })).body.code, 'IP_TAKEN');
+
+    // Its last record gone with another SIP account, the address is free for anyone.
+    const ip2 = freshIp();
+    const extra2 = (await t.call('client', 'create-sip', { key: c.key, body: {} })).body.data.name as string;
+    assert.equal((await ipAuth(c, 'ip-auth-create', { sip_login: extra2, ip: ip2, port: 5060 })).status, 200);
+    assert.equal((await ipAuth(c, 'delete-sip', { name: extra2 })).status, 200);
+    const taken = await bind(other, ip2, 5070);
+    assert.equal((await authorize(ip2)).sip_login, taken.peer_name);
+    assert.equal((await ipAuth(c, 'ip-auth-create', { sip_login: c.sip, ip: ip2, port: 5060 })).body.code, 'IP_TAKEN');
+  });
+
   it('two clients claiming one address at once: exactly one gets it', async () => {
     const a = await funded(agent);
     const b = await funded(rival);
