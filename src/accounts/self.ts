@@ -29,14 +29,17 @@ export async function balance(ctx: Ctx, actor: Actor) {
   };
 }
 
-/** Password checks are rate-limited per login and per address (CONTRACT §3). */
-export async function checkPasswordLimited(ctx: Ctx, login: string, ip: string, password: string, stored: string | null): Promise<boolean> {
-  const keys = [`login:${login}`, `ip:${ip}`];
+/**
+ * Password checks are rate-limited per login and per address (CONTRACT §3). `address` is the end
+ * user's; null when it is unknown (a portal that passes no client_ip): per login only then.
+ */
+export async function checkPasswordLimited(ctx: Ctx, login: string, address: string | null, password: string, stored: string | null): Promise<boolean> {
+  const keys = address === null ? [`login:${login}`] : [`login:${login}`, `ip:${address}`];
   // Counted before the (slow) check, so a burst of concurrent guesses cannot outrun the limit.
   if (!(await ctx.limiter.tryAttempt(keys))) throw tooManyRequests('Too many failed password attempts; wait 15 minutes');
   const ok = await verifyPassword(password, stored);
   if (ok) {
-    await ctx.limiter.forgive([keys[1]]);
+    if (keys.length > 1) await ctx.limiter.forgive(keys.slice(1));
     await ctx.limiter.clear(keys[0]);
   }
   return ok;

@@ -1,6 +1,7 @@
 // The audit log (CONTRACT §3): every state-changing request — over HTTP, the CLI or FastAGI —
 // with who, what, when and from where. Written in the transaction of the change when it
-// succeeded, and on its own when it was refused.
+// succeeded (a change whose audit row cannot be written is not made), and on its own, after
+// the rollback, when it was refused.
 import type { Logger } from 'pino';
 import type { Db, Trx } from '../db/connect.js';
 import { preparedQuery } from '../db/prepared.js';
@@ -18,15 +19,33 @@ export interface AuditEntry {
   errorCode: string | null;
 }
 
-const insertAudit = preparedQuery((db) => db.insertInto('audit_log').values({
-  actor_id: 0, actor_login: '', actor_role: '', api: '', endpoint: '', method: '', ip: '', status_code: 0, error_code: '', created_at: '',
-}));
+function insertValues(db: Db | Trx) {
+  return db.insertInto('audit_log').values({
+    actor_id: 0, actor_login: '', actor_role: '', api: '', endpoint: '', method: '', ip: '', status_code: 0, error_code: '', created_at: '',
+  });
+}
+const insertAudit = preparedQuery((db) => insertValues(db));
+const insertAuditReturningId = preparedQuery((db) => insertValues(db).returning('id'));
+const updateOutcome = preparedQuery((db) => db.updateTable('audit_log').set({ status_code: 0, error_code: '' }).where('id', '=', 0));
+
+const parameters = (e: AuditEntry) => [
+  e.actor?.id ?? null, e.actor?.login ?? null, e.actor?.role ?? null, e.api, e.endpoint.slice(0, 64), e.method,
+  e.ip, e.status, e.errorCode, nowIso(),
+];
 
 export async function writeAudit(db: Db | Trx, e: AuditEntry): Promise<void> {
-  await insertAudit(db, [
-    e.actor?.id ?? null, e.actor?.login ?? null, e.actor?.role ?? null, e.api, e.endpoint.slice(0, 64), e.method,
-    e.ip, e.status, e.errorCode, nowIso(),
-  ]);
+  await insertAudit(db, parameters(e));
+}
+
+/** Writes one audit row and answers its id, for a request whose outcome is known only later (request-audit.ts). */
+export async function writeAuditReturningId(db: Db | Trx, e: AuditEntry): Promise<number> {
+  const [row] = await insertAuditReturningId(db, parameters(e));
+  return Number(row.id);
+}
+
+/** Sets the outcome of an audit row written before the request ended. */
+export async function setAuditOutcome(db: Db | Trx, id: number, status: number, errorCode: string | null): Promise<void> {
+  await updateOutcome(db, [status, errorCode, id]);
 }
 
 /** Audits a refused or failed request on its own: nothing of it was written, and the answer must not fail for the log. */

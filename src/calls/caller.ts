@@ -56,10 +56,15 @@ function callerQuery(db: Ctx['db']) {
     .where('s.name', '=', '');
 }
 const callerBySipName = preparedQuery((db) => callerQuery(db));
-const peersByIp = preparedQuery((db) => db.selectFrom('ip_auth').select(['peer_name'])
-  .where('ip', '=', '').where('status', '=', sql.lit(1)).limit(sql.lit(2)));
-const peersByIpPort = preparedQuery((db) => db.selectFrom('ip_auth').select(['peer_name'])
-  .where('ip', '=', '').where('port', '=', 0).where('status', '=', sql.lit(1)).limit(sql.lit(2)));
+// An IP address belongs to one client (sip/ip-auth.ts), so every active peer on it bills the same
+// client; the port only picks which of that client's peers the call is recorded under: the one
+// bound to the source port, else (no port given, or a port none is bound to) the client's
+// lowest-id active peer on the address.
+const peerByIp = preparedQuery((db) => db.selectFrom('ip_auth').select(['peer_name'])
+  .where('ip', '=', '').where('status', '=', sql.lit(1)).orderBy('id').limit(sql.lit(1)));
+const peerByIpPreferringPort = preparedQuery((db) => db.selectFrom('ip_auth').select(['peer_name'])
+  .where('ip', '=', '').where('status', '=', sql.lit(1))
+  .orderBy(sql`case when port = ${0} then 0 else 1 end`).orderBy('id').limit(sql.lit(1)));
 
 export async function findCaller(ctx: Ctx, input: { sip_login?: unknown; source_ip?: unknown; source_port?: unknown }): Promise<Caller | null> {
   let sipName: string;
@@ -71,11 +76,14 @@ export async function findCaller(ctx: Ctx, input: { sip_login?: unknown; source_
       throw badRequest('source_ip', 'must be an IPv4 address');
     }
     const hasPort = input.source_port !== undefined && input.source_port !== null && input.source_port !== '';
+    const port = !hasPort ? 0
+      : typeof input.source_port === 'number' ? input.source_port
+      : typeof input.source_port === 'string' && /^\d{1,5}$/.test(input.source_port) ? Number(input.source_port) : Number.NaN;
+    if (hasPort && (!Number.isInteger(port) || port < 1 || port > 65535)) throw badRequest('source_port', 'must be a port number (1-65535)');
     const found = hasPort
-      ? await peersByIpPort(ctx.db, [input.source_ip, Number(input.source_port)])
-      : await peersByIp(ctx.db, [input.source_ip]);
-    // One address on several ports of different peers needs the port to tell them apart.
-    if (found.length !== 1) return null;
+      ? await peerByIpPreferringPort(ctx.db, [input.source_ip, port])
+      : await peerByIp(ctx.db, [input.source_ip]);
+    if (found.length === 0) return null;
     sipName = found[0].peer_name;
   } else {
     throw badRequest('sip_login', 'sip_login or source_ip is required');

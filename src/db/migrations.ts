@@ -1,6 +1,7 @@
 // Schema migrations, applied on start. Each is dialect-neutral except the id column.
 import { Migrator, sql, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
 import type { Dialect } from './connect.js';
+import type { Database } from './schema.js';
 
 type AnyDb = Kysely<unknown>;
 
@@ -325,6 +326,59 @@ function apiKeyLifecycle(): Migration {
   };
 }
 
+/**
+ * One client per IP address for IP auth (sip/ip-auth.ts): `ip_auth_owners` holds each address's
+ * client, its primary key the constraint. Existing records that broke the rule are settled: the
+ * client of the oldest record of an address keeps it; other clients' records of that address are
+ * disabled (peer out of the switch tables, kept so the client sees what happened) and each is
+ * written to the audit log (api `migration`, code IP_TAKEN) for the operator. Addresses with
+ * several active peers of their client then match by `ip:port` in ps_endpoint_id_ips. Written
+ * against the tables directly, so later changes of the services cannot change what it did.
+ */
+function ipAuthOwners(): Migration {
+  return {
+    async up(anyDb: AnyDb) {
+      const db = anyDb as unknown as Kysely<Database>;
+      await db.schema.createTable('ip_auth_owners')
+        .addColumn('ip', 'varchar(45)', (c) => c.primaryKey())
+        .addColumn('account_id', 'bigint', (c) => c.notNull().references('accounts.id'))
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      const now = new Date().toISOString();
+      const records = await db.selectFrom('ip_auth as i').innerJoin('accounts as a', 'a.id', 'i.account_id')
+        .select(['i.id', 'i.account_id', 'i.ip', 'i.port', 'i.peer_name', 'i.status', 'a.login', 'a.role'])
+        .orderBy('i.id').execute();
+      const ownerOf = new Map<string, number>();
+      for (const r of records) if (!ownerOf.has(r.ip)) ownerOf.set(r.ip, Number(r.account_id));
+      for (const [ip, accountId] of ownerOf) {
+        await db.insertInto('ip_auth_owners').values({ ip, account_id: accountId, created_at: now }).execute();
+      }
+      for (const r of records) {
+        if (Number(r.account_id) === ownerOf.get(r.ip) || r.status !== 1) continue;
+        await db.updateTable('ip_auth').set({ status: 0 }).where('id', '=', r.id).execute();
+        await db.updateTable('sip_accounts').set({ active: 0 }).where('name', '=', r.peer_name).execute();
+        await db.deleteFrom('ps_endpoints').where('id', '=', r.peer_name).execute();
+        await db.deleteFrom('ps_aors').where('id', '=', r.peer_name).execute();
+        await db.deleteFrom('ps_endpoint_id_ips').where('id', '=', r.peer_name).execute();
+        await db.deleteFrom('address').where('tag', '=', r.peer_name).execute();
+        await db.insertInto('audit_log').values({
+          actor_id: Number(r.account_id), actor_login: r.login, actor_role: r.role, api: 'migration',
+          endpoint: `ip-auth-disable ${r.id}`.slice(0, 64), method: 'MIGRATE', ip: r.ip, status_code: 409, error_code: 'IP_TAKEN', created_at: now,
+        }).execute();
+      }
+      const active = await db.selectFrom('ip_auth').select(['ip', 'peer_name', 'port']).where('status', '=', 1).orderBy('id').execute();
+      const byIp = new Map<string, typeof active>();
+      for (const r of active) byIp.set(r.ip, [...(byIp.get(r.ip) ?? []), r]);
+      for (const [ip, peers] of byIp) {
+        if (peers.length < 2) continue;
+        for (const p of peers) {
+          await db.updateTable('ps_endpoint_id_ips').set({ match: `${ip}:${p.port}` }).where('id', '=', p.peer_name).execute();
+        }
+      }
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
@@ -333,6 +387,7 @@ export function migrationsFor(dialect: Dialect): Record<string, Migration> {
     '0004_attempt_counters': attemptCounters(),
     '0005_reservation_tariffs': reservationTariffs(),
     '0007_api_key_lifecycle': apiKeyLifecycle(),
+    '0008_ip_auth_owners': ipAuthOwners(),
   };
 }
 

@@ -123,6 +123,13 @@ export interface IpAuthTable {
   created_at: string;
 }
 
+/** Who holds an IP address for IP auth: one client per address (sip/ip-auth.ts). */
+export interface IpAuthOwnersTable {
+  ip: string;
+  account_id: number;
+  created_at: string;
+}
+
 export interface CallerIdsTable {
   id: Id;
   account_id: number;
@@ -287,6 +294,7 @@ export interface Database {
   vouchers: VouchersTable;
   sip_accounts: SipAccountsTable;
   ip_auth: IpAuthTable;
+  ip_auth_owners: IpAuthOwnersTable;
   callerids: CallerIdsTable;
   calls: CallsTable;
   reservations: ReservationsTable;

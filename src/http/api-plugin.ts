@@ -5,6 +5,7 @@ import { actorByApiKey, type Actor } from '../accounts/actor.js';
 import type { Ctx } from '../context.js';
 import { withTrx } from '../context.js';
 import { writeAudit, writeAuditLogged, type AuditEntry } from '../audit/audit-log.js';
+import { RequestAudit } from '../audit/request-audit.js';
 import { inTx } from '../db/tx.js';
 import { AppError, forbidden, unauthorized } from '../errors.js';
 import { hashRequest, runIdempotent } from '../idempotency/idempotency.js';
@@ -90,6 +91,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
     const endpoint = byName.get(name);
     const label = endpoint ? name : 'unknown';
     let actor: Actor | null = null;
+    let requestAudit: RequestAudit | null = null;
     const isWrite = request.method !== 'GET' && request.method !== 'HEAD';
     try {
       if (!endpoint) throw new AppError(404, 'UNKNOWN_ENDPOINT', name ? `Unknown endpoint "${name}"` : 'endpoint: query parameter is required');
@@ -124,29 +126,38 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
 
       let statusCode = 200;
       let payload: unknown;
+      const who = actor;
+      // A write's audit row is written in the transaction of its change (not after it): a
+      // change whose row cannot be written is rolled back and answered 500.
       if (idemKey !== undefined && isWrite) {
-        const who = actor;
-        const result = await runIdempotent(ctx.db as never, ctx.secrets, {
-          accountId: who.id, scope: `${api.name}:${name}`, key: idemKey, requestHash: hashRequest(input),
-        }, async (trx) => ({ statusCode: 200, body: { [flag]: true, ...(await endpoint.handler(withTrx(ctx, trx), who, input, info)) } }));
+        const result = await inTx(ctx.db, async (trx) => {
+          const stored = await runIdempotent(trx as never, ctx.secrets, {
+            accountId: who.id, scope: `${api.name}:${name}`, key: idemKey, requestHash: hashRequest(input),
+          }, async () => ({ statusCode: 200, body: { [flag]: true, ...(await endpoint.handler(withTrx(ctx, trx), who, input, info)) } }));
+          // A replay is a request too: one row each, with the first one's status.
+          await writeAudit(trx, auditEntry(who, name, request.method, request.ip, stored.statusCode, null));
+          return stored;
+        });
         statusCode = result.statusCode;
         payload = result.body;
         if (result.replayed) reply.header('Idempotent-Replayed', 'true');
       } else if (endpoint.transactional && isWrite) {
-        const who = actor;
         payload = await inTx(ctx.db, async (trx) => {
           const out = { [flag]: true, ...(await endpoint.handler(withTrx(ctx, trx), who, input, info)) };
           await writeAudit(trx, auditEntry(who, name, request.method, request.ip, 200, null));
           return out;
         });
+      } else if (isWrite) {
+        // The service opens its own transactions (slow work such as password hashing stays
+        // outside them): the row joins the first of them that commits.
+        requestAudit = new RequestAudit(auditEntry(who, name, request.method, request.ip, 200, null));
+        payload = { [flag]: true, ...(await endpoint.handler(requestAudit.bind(ctx), who, input, info)) };
+        await requestAudit.succeeded(ctx.db, ctx.log);
       } else {
         payload = { [flag]: true, ...(await endpoint.handler(ctx, actor, input, info)) };
       }
-      if (isWrite) {
-        if (!endpoint.transactional || idemKey !== undefined) await audit(actor, name, request.method, request.ip, statusCode, null);
-        // Acknowledge a write only once it is on disk.
-        await ctx.durable();
-      }
+      // Acknowledge a write only once it is on disk.
+      if (isWrite) await ctx.durable();
       return reply.code(statusCode).send(payload);
     } catch (caught) {
       let err = toAppError(caught);
@@ -154,7 +165,13 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
         request.log.error({ err: caught, api: api.name, endpoint: name }, 'request failed');
         err = new AppError(500, 'INTERNAL_ERROR', 'Internal error; the request was not applied');
       }
-      if (isWrite && err.status !== 404 && err.status !== 405) await audit(actor, name, request.method, request.ip, err.status, err.code);
+      // Refusals are audited after the rollback, on their own (404 and 405 are not: nothing
+      // was reached). A request that committed part of its work before failing says so in
+      // the row written with that part.
+      const partlyCommitted = requestAudit !== null && await requestAudit.failedAfterCommit(ctx.db, ctx.log, err.status, err.code);
+      if (!partlyCommitted && isWrite && err.status !== 404 && err.status !== 405) {
+        await audit(actor, name, request.method, request.ip, err.status, err.code);
+      }
       return fail(reply, err);
     } finally {
       metricsFor(label, reply.statusCode).observe(Number(process.hrtime.bigint() - started) / 1e9);

@@ -76,7 +76,7 @@ const endpoints: Endpoint[] = [
     handler: async (ctx, actor) => ({ data: await listIpAuth(ctx, actor) }),
   },
   {
-    name: 'ip-auth-create', method: 'POST', roles: [...client], summary: 'Bind a public static PBX IP (and port, default 5060) to a SIP account',
+    name: 'ip-auth-create', method: 'POST', roles: [...client], summary: 'Bind a public static PBX IP (and port, default 5060) to a SIP account; an IP belongs to one client: 409 IP_TAKEN when another holds it, 409 IP_IN_USE for a bound IP:port',
     input: T.Object({ sip_login: T.String(), ip: T.String({ format: 'ipv4' }), port: T.Optional(T.Integer({ minimum: 1, maximum: 65535 })) }),
     handler: async (ctx, actor, input) => ({ message: 'IP authentication created', data: await createIpAuth(ctx, actor, input) }),
   },

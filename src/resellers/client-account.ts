@@ -13,7 +13,7 @@ import { setSipSecret, SERVICE_KINDS } from '../sip/sip-accounts.js';
 import { login as parseLogin } from '../util/input.js';
 import { normalizeE164 } from '../util/phone.js';
 import { nowIso } from '../util/time.js';
-import { clientProfile, passwordCheckClient, portalClient } from './portal.js';
+import { clientProfile, passwordCheckClient, portalAddress, portalClient } from './portal.js';
 
 /**
  * Whether a login is one of this reseller's clients (`exists`) and whether a new account could
@@ -58,16 +58,17 @@ export async function setClientPassword(ctx: Ctx, actor: Actor, input: { login?:
   return { login: client.login, changed: true };
 }
 
-/** The client changes its own password through the portal: the current one is checked, rate-limited. */
+/** The client changes its own password through the portal: the current one is checked, rate-limited like client-auth. */
 export async function clientChangePassword(
-  ctx: Ctx, actor: Actor, input: { login?: unknown; current_password?: unknown; new_password?: unknown }, ip: string,
+  ctx: Ctx, actor: Actor, input: { login?: unknown; current_password?: unknown; new_password?: unknown; client_ip?: unknown },
 ) {
   assertActive(actor);
   if (typeof input.current_password !== 'string' || input.current_password === '') throw badRequest('current_password', 'is required');
   const weakness = passwordWeakness(input.new_password);
   if (weakness) throw badRequest('new_password', input.new_password === undefined || input.new_password === null ? 'is required' : weakness);
-  const client = await passwordCheckClient(ctx, actor, input.login, ip);
-  if (!(await checkPasswordLimited(ctx, client.login, ip, input.current_password, client.password_hash))) {
+  const address = portalAddress(actor, input.client_ip);
+  const client = await passwordCheckClient(ctx, actor, input.login, address);
+  if (!(await checkPasswordLimited(ctx, client.login, address, input.current_password, client.password_hash))) {
     throw forbidden('INVALID_PASSWORD', 'Current password is wrong');
   }
   // A change is the client's own state-changing call: refused while the client is inactive.

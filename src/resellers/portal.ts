@@ -28,17 +28,37 @@ export async function portalClient(ctx: Ctx, actor: Actor, login: unknown): Prom
 }
 
 /**
+ * The address a portal password check is counted under (CONTRACT §3): the end user's, as the
+ * portal passes it in `client_ip`, counted within this reseller, so nothing one reseller's
+ * visitors do limits another reseller's clients. Null when the portal passes none: the request
+ * then comes from the portal's own server, shared by all of its visitors, and counting it would
+ * let one visitor's typos (or one attacker) lock every client of the portal out; such checks
+ * get the per-login limit only.
+ */
+export function portalAddress(actor: Actor, clientIp: unknown): string | null {
+  if (clientIp === undefined || clientIp === null || clientIp === '') return null;
+  if (typeof clientIp !== 'string' || clientIp.length > 64 || isIP(clientIp.trim()) === 0) {
+    throw badRequest('client_ip', 'must be the end user\'s IPv4 or IPv6 address');
+  }
+  return `reseller-${actor.id}/${clientIp.trim().toLowerCase()}`;
+}
+
+/**
  * The client whose password is about to be checked. A login that is not one of this reseller's
  * clients counts as a failed attempt of the address (never of that login: a reseller must not be
  * able to lock out another tenant's client), so a portal cannot be used to probe logins freely.
+ * Without an address nothing is counted: the answer (404) tells nothing a reseller's own client
+ * list does not.
  */
-export async function passwordCheckClient(ctx: Ctx, actor: Actor, login: unknown, address: string): Promise<Account> {
-  const addressKey = [`ip:${address}`];
-  if (await ctx.limiter.isBlocked(addressKey)) throw tooManyRequests('Too many failed password attempts; wait 15 minutes');
+export async function passwordCheckClient(ctx: Ctx, actor: Actor, login: unknown, address: string | null): Promise<Account> {
+  const addressKey = address === null ? [] : [`ip:${address}`];
+  if (addressKey.length > 0 && await ctx.limiter.isBlocked(addressKey)) {
+    throw tooManyRequests('Too many failed password attempts; wait 15 minutes');
+  }
   try {
     return await portalClient(ctx, actor, login);
   } catch (err) {
-    if (err instanceof AppError && err.status === 404) await ctx.limiter.recordFailure(addressKey);
+    if (addressKey.length > 0 && err instanceof AppError && err.status === 404) await ctx.limiter.recordFailure(addressKey);
     throw err;
   }
 }
@@ -87,19 +107,14 @@ export async function portalBootstrap(ctx: Ctx, actor: Actor, endpointNames: str
 }
 
 /**
- * Checks a client's portal password. The check is rate-limited per login and per address; the
- * address is the portal's own unless it passes the end user's as `client_ip`, which then counts
- * instead (scoped to this reseller), so one visitor's typos do not lock out a whole portal.
+ * Checks a client's portal password, rate-limited per login and, when the portal passes the end
+ * user's `client_ip`, per that address within this reseller (see portalAddress).
  */
-export async function clientAuth(ctx: Ctx, actor: Actor, input: { login?: unknown; password?: unknown; client_ip?: unknown }, ip: string) {
+export async function clientAuth(ctx: Ctx, actor: Actor, input: { login?: unknown; password?: unknown; client_ip?: unknown }) {
   if (typeof input.login !== 'string' || input.login.trim() === '') throw badRequest('login', 'is required');
   if (typeof input.password !== 'string' || input.password === '') throw badRequest('password', 'is required');
   if (input.password.length > 1024) throw badRequest('password', 'is too long');
-  let address = ip;
-  if (input.client_ip !== undefined && input.client_ip !== null && input.client_ip !== '') {
-    if (typeof input.client_ip !== 'string' || isIP(input.client_ip) === 0) throw badRequest('client_ip', 'must be an IPv4 or IPv6 address');
-    address = `reseller-${actor.id}/${input.client_ip}`;
-  }
+  const address = portalAddress(actor, input.client_ip);
   const client = await passwordCheckClient(ctx, actor, input.login, address);
   if (!(await checkPasswordLimited(ctx, client.login, address, input.password, client.password_hash))) {
     throw forbidden('INVALID_CREDENTIALS', 'Login or password is wrong');

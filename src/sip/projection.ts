@@ -82,8 +82,26 @@ export async function projectIpPeer(trx: Trx, p: IpPeerProjection): Promise<void
   await trx.insertInto('ps_aors').values({
     id: p.peerName, max_contacts: 1, remove_existing: 'yes', contact: `sip:${p.ip}:${p.port}`,
   }).execute();
-  await trx.insertInto('ps_endpoint_id_ips').values({ id: p.peerName, endpoint: p.peerName, match: p.ip }).execute();
   await trx.insertInto('address').values({ grp: 1, ip_addr: p.ip, mask: 32, port: p.port, tag: p.peerName }).execute();
+  await projectIpMatches(trx, p.ip);
+}
+
+/**
+ * Asterisk identifies an IP peer by `ps_endpoint_id_ips.match`, and a source address matched by
+ * two rows is a coin toss over who pays. An address belongs to one client (sip/ip-auth.ts), who
+ * may still bind several ports of it: a lone active peer on the address matches the address
+ * (any source port: a PBX may send from more than one), several each match their own
+ * `ip:port` (port matching: Asterisk 16+). Run after any change of the address's active peers.
+ * Bounded by the records one client may have (MAX_IP_AUTH_PER_CLIENT).
+ */
+export async function projectIpMatches(trx: Trx, ip: string): Promise<void> {
+  const peers = await trx.selectFrom('ip_auth').select(['peer_name', 'port'])
+    .where('ip', '=', ip).where('status', '=', 1).orderBy('id').execute();
+  for (const peer of peers) {
+    const match = peers.length === 1 ? ip : `${ip}:${peer.port}`;
+    await trx.deleteFrom('ps_endpoint_id_ips').where('id', '=', peer.peer_name).execute();
+    await trx.insertInto('ps_endpoint_id_ips').values({ id: peer.peer_name, endpoint: peer.peer_name, match }).execute();
+  }
 }
 
 /** The active caller ID is presented on every endpoint of the account. */

@@ -9,7 +9,7 @@ import type { Account, SipAccount, SipKind } from '../db/schema.js';
 import { inTx } from '../db/tx.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { formatLocal, nowIso } from '../util/time.js';
-import { projectSipAccount, removeEndpoint, removeSubscriber } from './projection.js';
+import { projectIpMatches, projectSipAccount, removeEndpoint, removeSubscriber } from './projection.js';
 
 /** Upper bound of SIP accounts per client, service accounts included. */
 export const MAX_SIP_ACCOUNTS_PER_CLIENT = 100;
@@ -153,11 +153,13 @@ export async function deleteSip(ctx: Ctx, actor: Actor, name: unknown): Promise<
     const sip = await ownSipAccount(trx, actor, name);
     if (sip.kind === 'main') throw forbidden('MAIN_SIP_ACCOUNT', 'The main SIP account cannot be deleted');
     // Its IP-auth peers go with it.
-    const peers = await trx.selectFrom('ip_auth').select(['id', 'peer_name']).where('sip_account_id', '=', sip.id).execute();
+    const peers = await trx.selectFrom('ip_auth').select(['id', 'peer_name', 'ip']).where('sip_account_id', '=', sip.id).execute();
     for (const peer of peers) {
       await removeEndpoint(trx, peer.peer_name);
       await trx.deleteFrom('ip_auth').where('id', '=', peer.id).execute();
       await trx.deleteFrom('sip_accounts').where('name', '=', peer.peer_name).execute();
+      // The client's other peers on that address may match it whole again.
+      await projectIpMatches(trx, peer.ip);
     }
     await removeEndpoint(trx, sip.name);
     await removeSubscriber(trx, sip.name, ctx.config.sipDomain);

@@ -174,7 +174,8 @@ describe('client api: IP authentication and its switch projection', () => {
 
   it('ip-auth-create accepts public addresses, including the documentation ranges', async () => {
     const c = await freshClient();
-    for (const ip of ['203.0.113.10', '198.51.100.200', '192.0.2.200', '8.8.4.4', '100.128.0.1', '172.32.0.1']) {
+    // 203.0.113.10 is the documented example's, held by another client (an address belongs to one).
+    for (const ip of ['203.0.113.11', '198.51.100.200', '192.0.2.200', '8.8.4.4', '100.128.0.1', '172.32.0.1']) {
       const rec = await create(c, { sip_login: c.login, ip, port: 5062 });
       assert.equal(rec.ip, ip);
       assert.equal(rec.port, 5062);
@@ -199,7 +200,7 @@ describe('client api: IP authentication and its switch projection', () => {
     assert.equal(asText.port, 5071);
   });
 
-  it('one IP:port belongs to one SIP account in the whole system: a repeat answers 409', async () => {
+  it('one IP:port belongs to one SIP account, one IP to one client: a repeat answers 409', async () => {
     const alice = await freshClient();
     const bob = await freshClient();
     const ip = freshIp();
@@ -224,12 +225,19 @@ describe('client api: IP authentication and its switch projection', () => {
     const whileDisabled = await t.call('client', 'ip-auth-create', { key: bob.key, body: { sip_login: bob.login, ip } });
     assert.equal(whileDisabled.status, 409, JSON.stringify(whileDisabled.body));
 
-    // The same IP on another port is another binding.
-    const otherPort = await create(bob, { sip_login: bob.login, ip, port: 5061 });
-    assert.equal(otherPort.ip, ip);
-    // Once deleted, the address is free.
-    const del = await t.call('client', 'ip-auth-delete', { key: alice.key, body: { id: first.id } });
-    assert.equal(del.status, 200);
+    // An address belongs to one client: another port of it is still alice's (409 IP_TAKEN for
+    // bob, without saying whose), while alice may bind it.
+    const otherPort = await t.call('client', 'ip-auth-create', { key: bob.key, body: { sip_login: bob.login, ip, port: 5061 } });
+    assert.equal(otherPort.status, 409, JSON.stringify(otherPort.body));
+    assert.equal(otherPort.body.code, 'IP_TAKEN');
+    assert.equal(JSON.stringify(otherPort.body).includes(alice.login), false);
+    const ownOtherPort = await create(alice, { sip_login: alice.login, ip, port: 5061 });
+    assert.equal(ownOtherPort.port, 5061);
+    // Once alice's records are deleted, the address is free.
+    for (const id of [first.id, ownOtherPort.id]) {
+      const del = await t.call('client', 'ip-auth-delete', { key: alice.key, body: { id } });
+      assert.equal(del.status, 200);
+    }
     const reuse = await create(bob, { sip_login: bob.login, ip });
     assert.equal(reuse.port, 5060);
   });

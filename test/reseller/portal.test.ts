@@ -163,29 +163,36 @@ describe('reseller api: white-label portal endpoints', () => {
       assert.equal((await auth('127.0.1.12', { login: gina.login, password: gina.password })).status, 429);
     });
 
-    it('failed checks are limited per address too', async () => {
+    it('failed checks are limited per address too: the client_ip the portal passes', async () => {
       const hal = await createResellerClient(t, agent, 'portal-hal', 'HalPass12345');
       const ivy = await createResellerClient(t, agent, 'portal-ivy', 'IvyPass12345');
-      for (let i = 0; i < 5; i++) assert.equal((await auth('127.0.1.21', { login: hal.login, password: `Nope${i}nope99` })).status, 403);
-      const fromSame = await auth('127.0.1.21', { login: ivy.login, password: ivy.password });
+      const visitor = '198.51.100.21';
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await auth('127.0.1.21', { login: hal.login, password: `Nope${i}nope99`, client_ip: visitor })).status, 403);
+      }
+      const fromSame = await auth('127.0.1.21', { login: ivy.login, password: ivy.password, client_ip: visitor });
       assert.equal(fromSame.status, 429, JSON.stringify(fromSame.body));
-      const fromOther = await auth('127.0.1.22', { login: ivy.login, password: ivy.password });
+      const fromOther = await auth('127.0.1.21', { login: ivy.login, password: ivy.password, client_ip: '198.51.100.22' });
       assert.equal(fromOther.status, 200, JSON.stringify(fromOther.body));
+      // Without client_ip the portal's own address is nobody's: the per-login limit only.
+      const noClientIp = await auth('127.0.1.21', { login: ivy.login, password: ivy.password });
+      assert.equal(noClientIp.status, 200, JSON.stringify(noClientIp.body));
     });
 
     it('probing logins that are not the reseller\'s counts against the address, never against those logins', async () => {
       const max = await createResellerClient(t, agent, 'portal-max', 'MaxPass12345');
+      const prober = '198.51.100.25';
       for (let i = 0; i < 5; i++) {
-        const res = await auth('127.0.1.25', { login: i % 2 ? rivalClient.login : `nobody-${i}`, password: 'Whatever123' });
+        const res = await auth('127.0.1.25', { login: i % 2 ? rivalClient.login : `nobody-${i}`, password: 'Whatever123', client_ip: prober });
         assert.equal(res.status, 404, JSON.stringify(res.body));
       }
-      const blocked = await auth('127.0.1.25', { login: max.login, password: max.password });
+      const blocked = await auth('127.0.1.25', { login: max.login, password: max.password, client_ip: prober });
       assert.equal(blocked.status, 429, JSON.stringify(blocked.body));
-      assert.equal((await auth('127.0.1.25', { login: 'nobody-9', password: 'Whatever123' })).status, 429);
+      assert.equal((await auth('127.0.1.25', { login: 'nobody-9', password: 'Whatever123', client_ip: prober })).status, 429);
       // The probed client of the other reseller is not locked out of its own portal.
-      const own = await auth('127.0.1.26', { login: rivalClient.login, password: rivalClient.password }, rival.key);
+      const own = await auth('127.0.1.26', { login: rivalClient.login, password: rivalClient.password, client_ip: prober }, rival.key);
       assert.equal(own.status, 200, JSON.stringify(own.body));
-      assert.equal((await auth('127.0.1.26', { login: max.login, password: max.password })).status, 200);
+      assert.equal((await auth('127.0.1.25', { login: max.login, password: max.password, client_ip: '198.51.100.26' })).status, 200);
     });
 
     it('with client_ip the per-address limit counts the end user\'s address instead of the portal\'s', async () => {

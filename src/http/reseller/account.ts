@@ -34,8 +34,11 @@ export const accountEndpoints: Endpoint[] = [
   {
     name: 'client-change-password', method: 'POST', roles: [...reseller],
     summary: 'Change a client password after checking the current one (rate-limited); 403 INVALID_PASSWORD when wrong',
-    input: T.Object({ login: Login, current_password: T.String({ minLength: 1 }), new_password: T.String({ minLength: 8, maxLength: 128 }) }),
-    handler: (ctx, actor, input, req) => clientChangePassword(ctx, actor, input, req.ip),
+    input: T.Object({
+      login: Login, current_password: T.String({ minLength: 1 }), new_password: T.String({ minLength: 8, maxLength: 128 }),
+      client_ip: T.Optional(T.String({ description: 'The end user\'s address, as for client-auth: failed checks are limited per this address as well as per login' })),
+    }),
+    handler: (ctx, actor, input) => clientChangePassword(ctx, actor, input),
   },
   {
     name: 'reset-client-sip-password', method: 'POST', roles: [...reseller],

@@ -28,9 +28,9 @@ export const portalEndpoints: Endpoint[] = [
     input: T.Object({
       login: Login,
       password: T.String({ minLength: 1 }),
-      client_ip: T.Optional(T.String({ description: 'The end user\'s address as the portal saw it; the per-address limit counts it instead of the portal\'s' })),
+      client_ip: T.Optional(T.String({ description: 'The end user\'s address as the portal saw it: failed checks are limited per this address (within your portal) as well as per login; without it, per login only' })),
     }),
-    handler: (ctx, actor, input, req) => clientAuth(ctx, actor, input, req.ip),
+    handler: (ctx, actor, input) => clientAuth(ctx, actor, input),
   },
   {
     name: 'client-dashboard', method: 'GET', roles: [...reseller],
