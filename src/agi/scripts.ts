@@ -165,8 +165,8 @@ export async function runCdr(ctx: Ctx, agi: AgiChannel, log: Logger): Promise<vo
     const status = err instanceof AppError ? err.status : 500;
     // 5xx: nothing was applied and sending it again may succeed; 4xx: it would be refused again.
     const retry = status >= 500;
-    if (err instanceof AppError) log.error({ uniqueid, code, error: err.message, retry, cdr }, 'AGI cdr not settled');
-    else log.error({ err, uniqueid, code, retry, cdr }, 'AGI cdr not settled');
+    if (err instanceof AppError) log.error({ code, error: err.message, retry, cdr }, 'AGI cdr not settled');
+    else log.error({ err, code, retry, cdr }, 'AGI cdr not settled');
     await writeAuditLogged(ctx.db, agiAudit(agi, 'cdr', status, code), log);
     // Tell the dialplan, so the hangup handler can run the script again (LL_CDR_RETRY=1) or alert.
     try {
