@@ -116,7 +116,10 @@ function parseCdr(input: CdrInput) {
 async function replayOfSettled(trx: Trx, cdr: ReturnType<typeof parseCdr>, accountId: number, switchRef: string, held: HeldReservation[]): Promise<CdrResult | null> {
   const priors = (await trx.selectFrom('calls').selectAll().where('uniqueid', '=', cdr.uniqueid).execute())
     .filter((c) => sameSwitch(c.switch_ref, switchRef));
-  const prior = priors.find((c) => c.switch_ref === switchRef) ?? priors.find((c) => Number(c.account_id) === accountId);
+  // The caller's own call first (this switch's, else a legacy one), then another caller's on this switch.
+  const prior = priors.find((c) => Number(c.account_id) === accountId && c.switch_ref === switchRef)
+    ?? priors.find((c) => Number(c.account_id) === accountId)
+    ?? priors.find((c) => c.switch_ref === switchRef);
   if (!prior) return null;
   if (Number(prior.account_id) !== accountId) throw uniqueIdInUse(cdr.uniqueid);
   if (prior.answered_seconds !== cdr.answered || prior.disposition !== cdr.disposition || prior.destination !== cdr.destination) {

@@ -30,12 +30,13 @@ export function asterisk(vars: Record<string, string>): Answerer {
 }
 
 /** Connects like Asterisk does, sends the environment block and answers commands until the server closes. */
-export function runAgi(port: number, env: Record<string, string>, answer: Answerer, opts: { raw?: string } = {}): Promise<AgiRun> {
+export function runAgi(port: number, env: Record<string, string>, answer: Answerer, opts: { raw?: string; localAddress?: string } = {}): Promise<AgiRun> {
   return new Promise((resolve, reject) => {
     const commands: string[] = [];
     let closedByServer = true;
     let buffer = '';
-    const socket = net.connect(port, '127.0.0.1', () => {
+    // localAddress: another Asterisk host (any 127.x address reaches the listener on Linux).
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: opts.localAddress }, () => {
       socket.write(opts.raw ?? `${Object.entries(env).map(([k, v]) => `${k}: ${v}\n`).join('')}\n`);
     });
     socket.setEncoding('utf8');
