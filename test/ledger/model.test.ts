@@ -158,6 +158,7 @@ class Refill implements fc.AsyncCommand<Model, Real> {
     const after = m.balances.get(accountId)! + this.amountMicros;
     // A debit other than a call leaves at least what open reservations hold.
     if (this.amountMicros < 0n && after < reservedOf(m, accountId)) {
+      if (process.env.MODEL_TRACE) console.error("EXPECT402", this.toString());
       assert.equal(res.status, 402, JSON.stringify(res.body));
       assert.equal(res.body.code, 'INSUFFICIENT_BALANCE');
     } else {
@@ -235,12 +236,14 @@ describe('ledger: a model of authorize, CDR, expiry and refills', () => {
       fc.double({ min: 0, max: 0.999, noNaN: true }).map((p) => new ReplayCdr(p)),
       fc.constant(new Expire()),
       fc.tuple(fc.integer({ min: 0, max: 3 }), fc.bigInt({ min: -3_000_000n, max: 2_000_000n }).filter((a) => a !== 0n)).map(([a, amount]) => new Refill(a, amount)),
+      fc.tuple(fc.integer({ min: 0, max: 3 }), fc.bigInt({ min: -1_000_000n, max: -1n })).map(([a, amount]) => new Refill(a, amount)),
     ];
     await fc.assert(
-      fc.asyncProperty(fc.commands(commands, { maxCommands: 25 }), async (cmds) => {
+      fc.asyncProperty(fc.commands(commands, { maxCommands: 30, size: 'max' }), async (cmds) => {
+        if (process.env.MODEL_TRACE) console.error('RUN', [...cmds].length);
         await fc.asyncModelRun(setup, cmds);
       }),
-      { numRuns: 12, seed: process.env.MODEL_SEED ? Number(process.env.MODEL_SEED) : undefined },
+      { numRuns: 10, seed: process.env.MODEL_SEED ? Number(process.env.MODEL_SEED) : undefined },
     );
     // The ledger check agrees after all of it.
     assert.equal((await t.admin('verify-ledger')).ok_ledger, true);
