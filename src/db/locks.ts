@@ -82,8 +82,12 @@ export async function withTransientRetry<T>(trx: Trx, dialect: Dialect, operatio
       return value;
     } catch (err) {
       // Back to where the operation started: its locks are released, the transaction lives on.
-      await trx.executeQuery(ROLLBACK_TO);
-      await trx.executeQuery(RELEASE);
+      try {
+        await trx.executeQuery(ROLLBACK_TO);
+        await trx.executeQuery(RELEASE);
+      } catch {
+        throw err; // the connection itself failed: the original error says why
+      }
       if (!isTransientConflict(err)) throw err;
       transactionRetries.inc({ operation });
       if (attempt >= TRANSIENT_ATTEMPTS) throw retryLater(operation);
