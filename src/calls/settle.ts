@@ -1,6 +1,7 @@
 // CDR settlement: one transaction stores the call, releases its reservations and charges the
 // client at retail and, for reseller clients, the reseller at wholesale. The calls row, keyed by
-// the switch's uniqueid, is written first: a repeat finds it and changes nothing.
+// (switch, uniqueid) (calls/switch-ref.ts), is written before any money moves: a repeat finds it
+// and changes nothing. Accounts are locked first, in the global order (db/locks.ts).
 import type { Ctx } from '../context.js';
 import { preparedQuery } from '../db/prepared.js';
 import type { Dialect, Trx } from '../db/connect.js';
