@@ -51,3 +51,9 @@ export const sqliteBatchSize = new client.Histogram({
   buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
   registers: [registry],
 });
+export const transactionRetries = new client.Counter({
+  name: 'ledgerline_transaction_retries_total',
+  help: 'Money transactions retried after a PostgreSQL deadlock or serialization failure, by operation',
+  labelNames: ['operation'] as const,
+  registers: [registry],
+});

@@ -1,6 +1,7 @@
 // Operator actions on any account: refills and adjustments, status, listing.
 import type { Ctx } from '../context.js';
 import type { Account, Role } from '../db/schema.js';
+import { lockAccounts } from '../db/locks.js';
 import { inTx } from '../db/tx.js';
 import { badRequest, notFound } from '../errors.js';
 import { post } from '../ledger/ledger.js';
@@ -34,7 +35,11 @@ async function byLogin(db: Ctx['db'], login: unknown): Promise<Account> {
   return a;
 }
 
-/** Credits (positive) or corrects (negative, never below zero) a balance by a ledger posting. */
+/**
+ * Credits (positive) or corrects (negative) a balance by a ledger posting. A correction leaves
+ * at least what open call reservations hold (balance + postpaid credit - reserved >= 0), else
+ * 402 INSUFFICIENT_BALANCE: a call already under way must still be paid for.
+ */
 export async function refill(ctx: Ctx, input: { login?: unknown; amount?: unknown; description?: unknown }) {
   const amount = money(input.amount, 'amount', { min: -(10n ** 18n) });
   if (amount === 0n) throw badRequest('amount', 'must not be 0');
@@ -42,9 +47,12 @@ export async function refill(ctx: Ctx, input: { login?: unknown; amount?: unknow
   return inTx(ctx.db, async (trx) => {
     const account = await byLogin(trx, input.login);
     if (account.role === 'admin' || account.role === 'switch') throw badRequest('login', 'has no balance');
+    // Locked (one account, so in the global order) to check the posting against what it read.
+    const locked = (await lockAccounts(trx, ctx.dialect, [Number(account.id)])).get(Number(account.id))!;
     const p = await post(trx, {
       accountId: account.id, amountMicros: amount, kind: amount > 0n ? 'refill' : 'adjustment',
       refType: 'admin', description: description ?? (amount > 0n ? 'Refill' : 'Adjustment'), requireFunds: amount < 0n,
+      balanceBeforeMicros: microsFromDb(locked.balance_micros),
     });
     return { login: account.login, amount: formatMoney(amount, 4), balance: formatMoney(p.balanceAfterMicros, 4), posting_id: p.postingId };
   });

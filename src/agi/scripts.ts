@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { authorizeCall, type AuthorizeResult } from '../calls/authorize.js';
 import { normalizeDestination } from '../calls/caller.js';
 import { releaseReservations, settleCdr, type Disposition } from '../calls/settle.js';
+import { switchRefOfAgi } from '../calls/switch-ref.js';
 import { writeAudit, writeAuditLogged, type AuditEntry } from '../audit/audit-log.js';
 import { withTrx, type Ctx } from '../context.js';
 import { inTx } from '../db/tx.js';
@@ -80,7 +81,7 @@ export async function runAuthorize(ctx: Ctx, agi: AgiChannel, log: Logger): Prom
   else {
     try {
       result = await inTx(ctx.db, async (trx) => {
-        const authorized = await authorizeCall(withTrx(ctx, trx), { uniqueid, sip_login: login, destination });
+        const authorized = await authorizeCall(withTrx(ctx, trx), { uniqueid, sip_login: login, destination }, switchRefOfAgi(agi.remoteAddress));
         await writeAudit(trx, agiAudit(agi, 'authorize'));
         return authorized;
       });
@@ -115,7 +116,7 @@ export async function runAuthorize(ctx: Ctx, agi: AgiChannel, log: Logger): Prom
     // dialled, so its reservation is freed now rather than when it expires.
     if (result.allowed && !allowedSent && destination !== null) {
       await inTx(ctx.db, async (trx) => {
-        await releaseReservations(trx, uniqueid);
+        await releaseReservations(trx, ctx.dialect, uniqueid, switchRefOfAgi(agi.remoteAddress));
         await writeAudit(trx, agiAudit(agi, 'authorize-abandoned'));
       })
         .catch((e) => log.error({ err: e }, 'could not free the reservation of an abandoned call'));
@@ -150,7 +151,7 @@ export async function runCdr(ctx: Ctx, agi: AgiChannel, log: Logger): Promise<vo
       const settled = await settleCdr(withTrx(ctx, trx), {
         uniqueid, sip_login: sipLogin, destination, start_time: startTimeOf(uniqueid),
         answered_seconds: answered, disposition, hangup_cause: hangupCause || undefined,
-      });
+      }, switchRefOfAgi(agi.remoteAddress));
       await writeAudit(trx, agiAudit(agi, 'cdr'));
       return settled;
     });
@@ -159,10 +160,21 @@ export async function runCdr(ctx: Ctx, agi: AgiChannel, log: Logger): Promise<vo
     log.debug({ sip_login: sipLogin, destination, disposition, answered_seconds: answered, cost: res.cost, duplicate: res.duplicate }, 'AGI cdr');
   } catch (err) {
     // Everything needed to replay the CDR through the HTTP Switch API is in the log line.
-    const cdr = { sip_login: sipLogin, destination, start_time: startTimeOf(uniqueid), answered_seconds: answered, disposition, hangup_cause: hangupCause };
-    if (err instanceof AppError) log.error({ code: err.code, error: err.message, cdr }, 'AGI cdr refused');
-    else log.error({ err, cdr }, 'AGI cdr failed');
-    await writeAuditLogged(ctx.db, agiAudit(agi, 'cdr', err instanceof AppError ? err.status : 500, err instanceof AppError ? err.code : 'INTERNAL_ERROR'), log);
+    const cdr = { uniqueid, sip_login: sipLogin, destination, start_time: startTimeOf(uniqueid), answered_seconds: answered, disposition, hangup_cause: hangupCause };
+    const code = err instanceof AppError ? err.code : 'INTERNAL_ERROR';
+    const status = err instanceof AppError ? err.status : 500;
+    // 5xx: nothing was applied and sending it again may succeed; 4xx: it would be refused again.
+    const retry = status >= 500;
+    if (err instanceof AppError) log.error({ code, error: err.message, retry, cdr }, 'AGI cdr not settled');
+    else log.error({ err, code, retry, cdr }, 'AGI cdr not settled');
+    await writeAuditLogged(ctx.db, agiAudit(agi, 'cdr', status, code), log);
+    // Tell the dialplan, so the hangup handler can run the script again (LL_CDR_RETRY=1) or alert.
+    try {
+      await agi.setVariable('LL_CDR_ERROR', code);
+      await agi.setVariable('LL_CDR_RETRY', retry ? 1 : 0);
+    } catch (e) {
+      log.error({ err: e, uniqueid }, 'AGI cdr: could not report the failure to the channel');
+    }
   }
 }
 

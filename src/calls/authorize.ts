@@ -3,17 +3,17 @@
 // limit is what all of them can pay, and its cost is reserved on each until the CDR arrives or
 // the reservation expires. Reservations count against `available`, so concurrent calls can
 // never spend more than the balance.
-import { sql } from 'kysely';
 import type { Ctx } from '../context.js';
 import { preparedQuery } from '../db/prepared.js';
-import { lockAccounts, type LockedAccount } from '../db/locks.js';
+import { lockAccounts, withTransientRetry, type LockedAccount } from '../db/locks.js';
 import { inTx } from '../db/tx.js';
+import { reserve } from '../ledger/reservations.js';
 import { callsAuthorized } from '../metrics.js';
 import { microsFromDb } from '../money.js';
 import type { RateMatch } from '../rating/rate-table.js';
 import { callCostMicros, maxAffordableSeconds, minimumBlockCostMicros } from '../rating/tariff.js';
-import { nowIso } from '../util/time.js';
 import { findCaller, normalizeDestination, parseUniqueId, type Caller } from './caller.js';
+import { sameSwitch } from './switch-ref.js';
 
 /** Reservations outlive the call limit by this much before the expiry worker frees them. */
 export const RESERVATION_GRACE_SECONDS = 300;
@@ -22,7 +22,9 @@ export type RefusalReason =
   | 'UNKNOWN_CALLER' | 'SIP_ACCOUNT_INACTIVE' | 'ACCOUNT_INACTIVE' | 'RESELLER_INACTIVE'
   | 'NO_RATE' | 'INSUFFICIENT_BALANCE' | 'RESELLER_INSUFFICIENT_BALANCE'
   /** The uniqueid belongs to a call whose CDR was already settled. */
-  | 'ALREADY_SETTLED';
+  | 'ALREADY_SETTLED'
+  /** This switch already used the uniqueid for another caller's call (give each Asterisk its own systemname). */
+  | 'UNIQUEID_IN_USE';
 
 export interface AuthorizeResult {
   allowed: boolean;
@@ -57,23 +59,22 @@ export async function rateCall(ctx: Ctx, caller: Caller, destination: string): P
   return wholesale ? { caller, retail, wholesale } : null;
 }
 
-// Statements of every authorization, built once (db/prepared.ts).
-const reservationOfCall = preparedQuery((db) => db.selectFrom('reservations').select(['max_duration'])
-  .where('uniqueid', '=', '').limit(sql.lit(1)));
-const settledCall = preparedQuery((db) => db.selectFrom('calls').select('id').where('uniqueid', '=', ''));
-const insertReservation = preparedQuery((db) => db.insertInto('reservations').values({
-  uniqueid: '', account_id: 0, amount_micros: 0n, max_duration: 0, expires_at: '', created_at: '',
-  rate_prefix: '', rate_destination: '', rate_micros: 0n, connect_charge_micros: 0n, initblock: 0, billingblock: 0, minimal_time: 0,
-}));
-const addReserved = preparedQuery((db) => db.updateTable('accounts')
-  .set({ reserved_micros: sql`reserved_micros + ${0n}` }).where('id', '=', 0));
+// Statements of every authorization, built once (db/prepared.ts). A uniqueid is looked up
+// across switches (few rows) and the rows of this switch picked out here.
+const reservationsOfUniqueId = preparedQuery((db) => db.selectFrom('reservations')
+  .select(['switch_ref', 'caller_account_id', 'max_duration']).where('uniqueid', '=', ''));
+const callsOfUniqueId = preparedQuery((db) => db.selectFrom('calls').select(['switch_ref', 'account_id']).where('uniqueid', '=', ''));
 
 function refuse(reason: RefusalReason, extra: Partial<AuthorizeResult> = {}): AuthorizeResult {
   callsAuthorized.inc({ outcome: reason });
   return { allowed: false, max_duration: 0, caller_id: null, rate: null, reason, ...extra };
 }
 
-export async function authorizeCall(ctx: Ctx, input: AuthorizeInput): Promise<AuthorizeResult> {
+/**
+ * May the call start? `switchRef` names the switch asking (calls/switch-ref.ts): the call and its
+ * reservations belong to (switch, uniqueid).
+ */
+export async function authorizeCall(ctx: Ctx, input: AuthorizeInput, switchRef: string): Promise<AuthorizeResult> {
   const uniqueid = parseUniqueId(input.uniqueid);
   const destination = normalizeDestination(input.destination);
   const caller = await findCaller(ctx, input);
@@ -86,7 +87,7 @@ export async function authorizeCall(ctx: Ctx, input: AuthorizeInput): Promise<Au
   const rate = { prefix: rated.retail.prefix, destination: rated.retail.destination };
   const maxSeconds = ctx.config.maxCallDurationSeconds;
 
-  return inTx(ctx.db, async (trx) => {
+  return inTx(ctx.db, (trx) => withTransientRetry(trx, ctx.dialect, 'authorization', async () => {
     const callerId = caller.callerId;
     const payers: Array<{ accountId: number; match: RateMatch; shortReason: RefusalReason }> = [
       { accountId: caller.accountId, match: rated.retail, shortReason: 'INSUFFICIENT_BALANCE' },
@@ -94,15 +95,21 @@ export async function authorizeCall(ctx: Ctx, input: AuthorizeInput): Promise<Au
     if (caller.reseller && rated.wholesale) {
       payers.push({ accountId: caller.reseller.id, match: rated.wholesale, shortReason: 'RESELLER_INSUFFICIENT_BALANCE' });
     }
+    // First, before any other row: the global lock order (db/locks.ts).
     const locked = await lockAccounts(trx, ctx.dialect, payers.map((p) => p.accountId));
 
-    // A repeated authorize of the same call returns its reservation instead of reserving again.
-    const [existing] = await reservationOfCall(trx, [uniqueid]);
-    if (!existing && (await settledCall(trx, [uniqueid])).length > 0) return refuse('ALREADY_SETTLED', { caller_id: callerId, rate });
-    if (existing) {
+    // A repeated authorize of the same call returns its reservation instead of reserving again;
+    // the same uniqueid from this switch for another caller is refused, never handed over.
+    const held = (await reservationsOfUniqueId(trx, [uniqueid])).filter((r) => sameSwitch(r.switch_ref, switchRef));
+    const own = held.find((r) => Number(r.caller_account_id) === caller.accountId);
+    if (own) {
       callsAuthorized.inc({ outcome: 'allowed' });
-      return { allowed: true, max_duration: existing.max_duration, caller_id: callerId, rate, sip_login: caller.sipLogin };
+      return { allowed: true, max_duration: own.max_duration, caller_id: callerId, rate, sip_login: caller.sipLogin };
     }
+    if (held.some((r) => r.switch_ref === switchRef)) return refuse('UNIQUEID_IN_USE', { rate, sip_login: caller.sipLogin });
+    const settled = (await callsOfUniqueId(trx, [uniqueid])).filter((c) => sameSwitch(c.switch_ref, switchRef));
+    if (settled.some((c) => Number(c.account_id) === caller.accountId)) return refuse('ALREADY_SETTLED', { caller_id: callerId, rate });
+    if (settled.some((c) => c.switch_ref === switchRef)) return refuse('UNIQUEID_IN_USE', { rate, sip_login: caller.sipLogin });
 
     let limit = maxSeconds;
     for (const p of payers) {
@@ -112,19 +119,14 @@ export async function authorizeCall(ctx: Ctx, input: AuthorizeInput): Promise<Au
       }
       limit = Math.min(limit, maxAffordableSeconds(p.match.tariff, available, maxSeconds));
     }
-    const now = new Date();
-    const expiresAt = new Date(now.getTime() + (limit + RESERVATION_GRACE_SECONDS) * 1000).toISOString();
+    const expiresAt = new Date(Date.now() + (limit + RESERVATION_GRACE_SECONDS) * 1000).toISOString();
     for (const p of payers) {
-      const amount = callCostMicros(p.match.tariff, limit);
-      const t = p.match.tariff;
-      // Kept even when free: the CDR is charged at this tariff, whatever the rates are by then.
-      await insertReservation(trx, [
-        uniqueid, p.accountId, amount, limit, expiresAt, nowIso(), p.match.prefix, p.match.destination,
-        t.rateMicrosPerMinute, t.connectChargeMicros, t.initblockSeconds, t.billingblockSeconds, t.minimalTimeSeconds,
-      ]);
-      if (amount > 0n) await addReserved(trx, [amount, p.accountId]);
+      await reserve(trx, {
+        uniqueid, switchRef, callerAccountId: caller.accountId, accountId: p.accountId,
+        amountMicros: callCostMicros(p.match.tariff, limit), maxDurationSeconds: limit, expiresAt, rate: p.match,
+      });
     }
     callsAuthorized.inc({ outcome: 'allowed' });
     return { allowed: true, max_duration: limit, caller_id: callerId, rate, sip_login: caller.sipLogin };
-  });
+  }));
 }

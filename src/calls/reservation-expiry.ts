@@ -1,27 +1,24 @@
 // Frees reservations whose call never reported a CDR, so a lost CDR never locks money forever.
 import type { Ctx } from '../context.js';
+import { lockAccounts, withTransientRetry } from '../db/locks.js';
 import { inTx } from '../db/tx.js';
-import { microsFromDb } from '../money.js';
+import { release } from '../ledger/reservations.js';
 
+/** Reservations freed per transaction: bounds how long it holds the accounts it locks. */
 const BATCH = 500;
 
 /** Frees up to `maxBatches` × 500 expired reservations; returns how many. */
 export async function expireReservations(ctx: Ctx, now = new Date(), maxBatches = 20): Promise<number> {
   let freed = 0;
   for (let batch = 0; batch < maxBatches; batch++) {
-    const n = await inTx(ctx.db, async (trx) => {
+    const n = await inTx(ctx.db, (trx) => withTransientRetry(trx, ctx.dialect, 'reservation expiry', async () => {
       const expired = await trx.selectFrom('reservations').select(['id', 'account_id', 'amount_micros'])
         .where('expires_at', '<', now.toISOString()).orderBy('id').limit(BATCH).execute();
-      for (const r of expired) {
-        const deleted = await trx.deleteFrom('reservations').where('id', '=', r.id).executeTakeFirst();
-        if (Number(deleted.numDeletedRows) === 1) {
-          await trx.updateTable('accounts')
-            .set((eb) => ({ reserved_micros: eb('reserved_micros', '-', microsFromDb(r.amount_micros) as never) }))
-            .where('id', '=', r.account_id).execute();
-        }
-      }
+      // The batch's accounts first, in the global order (db/locks.ts), then their reservations.
+      await lockAccounts(trx, ctx.dialect, expired.map((r) => Number(r.account_id)));
+      for (const r of expired) await release(trx, r);
       return expired.length;
-    });
+    }));
     freed += n;
     if (n < BATCH) break;
   }

@@ -1,13 +1,15 @@
 // CDR settlement: one transaction stores the call, releases its reservations and charges the
 // client at retail and, for reseller clients, the reseller at wholesale. The calls row, keyed by
-// the switch's uniqueid, is written first: a repeat finds it and changes nothing.
-import { sql } from 'kysely';
+// (switch, uniqueid) (calls/switch-ref.ts), is written before any money moves: a repeat finds it
+// and changes nothing. Accounts are locked first, in the global order (db/locks.ts).
 import type { Ctx } from '../context.js';
 import { preparedQuery } from '../db/prepared.js';
-import type { Trx } from '../db/connect.js';
+import type { Dialect, Trx } from '../db/connect.js';
+import { lockAccounts, withTransientRetry, type LockedAccount } from '../db/locks.js';
 import { inTx } from '../db/tx.js';
 import { AppError, badRequest, conflict, notFound } from '../errors.js';
 import { post } from '../ledger/ledger.js';
+import { release } from '../ledger/reservations.js';
 import { cdrsCharged, cdrsOverLimit } from '../metrics.js';
 import { formatMoney, MAX_CDR_ANSWERED_SECONDS, microsFromDb } from '../money.js';
 import { billedSeconds, costOfBilled } from '../rating/tariff.js';
@@ -16,6 +18,7 @@ import { nowIso } from '../util/time.js';
 import { rateCall } from './authorize.js';
 import type { RateMatch } from '../rating/rate-table.js';
 import { findCaller, normalizeDestination, parseUniqueId } from './caller.js';
+import { sameSwitch } from './switch-ref.js';
 
 export const DISPOSITIONS = ['ANSWERED', 'NO ANSWER', 'BUSY', 'FAILED', 'CONGESTION'] as const;
 export type Disposition = (typeof DISPOSITIONS)[number];
@@ -35,32 +38,34 @@ export interface CdrResult {
   duplicate: boolean;
 }
 
-// Statements of every settlement, built once (db/prepared.ts).
-const reservationsOfCall = preparedQuery((db) => db.selectFrom('reservations')
-  .select(['id', 'account_id', 'amount_micros', 'max_duration', 'rate_prefix', 'rate_destination', 'rate_micros', 'connect_charge_micros', 'initblock', 'billingblock', 'minimal_time'])
+// Statements of every settlement, built once (db/prepared.ts). A uniqueid is looked up across
+// switches (few rows); the rows of this switch and caller are picked out here.
+const reservationsOfUniqueId = preparedQuery((db) => db.selectFrom('reservations')
+  .select(['id', 'switch_ref', 'caller_account_id', 'account_id', 'amount_micros', 'max_duration', 'rate_prefix', 'rate_destination', 'rate_micros', 'connect_charge_micros', 'initblock', 'billingblock', 'minimal_time'])
   .where('uniqueid', '=', ''));
-type HeldReservation = Awaited<ReturnType<typeof reservationsOfCall>>[number];
-const deleteReservation = preparedQuery((db) => db.deleteFrom('reservations').where('id', '=', 0).returning('id'));
-const subtractReserved = preparedQuery((db) => db.updateTable('accounts')
-  .set({ reserved_micros: sql`reserved_micros - ${0n}` }).where('id', '=', 0));
+type HeldReservation = Awaited<ReturnType<typeof reservationsOfUniqueId>>[number];
 const insertCall = preparedQuery((db) => db.insertInto('calls').values({
-  uniqueid: '', account_id: 0, sip_account_id: 0, sip_login: '', destination: '', rate_prefix: '', rate_destination: '',
+  uniqueid: '', switch_ref: '', account_id: 0, sip_account_id: 0, sip_login: '', destination: '', rate_prefix: '', rate_destination: '',
   caller_id: '', started_at: '', answered_seconds: 0, billed_seconds: 0, cost_micros: 0n, reseller_id: 0,
   reseller_cost_micros: 0n, disposition: '', hangup_cause: '', created_at: '',
-}).onConflict((oc) => oc.column('uniqueid').doNothing()).returning('id'));
+}).onConflict((oc) => oc.columns(['uniqueid', 'switch_ref']).doNothing()).returning('id'));
+
+const uniqueIdInUse = (uniqueid: string) => conflict('UNIQUEID_IN_USE',
+  `uniqueid ${uniqueid} already belongs to another caller's call on this switch; give each Asterisk host its own systemname`);
 
 async function releaseHeld(trx: Trx, held: HeldReservation[]): Promise<void> {
-  for (const r of held) {
-    const deleted = await deleteReservation(trx, [r.id]);
-    const amount = microsFromDb(r.amount_micros);
-    // Only the transaction that deleted the row gives the amount back (the expiry worker may race).
-    if (deleted.length === 1 && amount > 0n) await subtractReserved(trx, [amount, r.account_id]);
-  }
+  for (const r of held) await release(trx, r);
 }
 
-/** Frees every reservation of a call, in the caller's transaction. */
-export async function releaseReservations(trx: Trx, uniqueid: string): Promise<void> {
-  await releaseHeld(trx, await reservationsOfCall(trx, [uniqueid]));
+/**
+ * Frees the reservations a switch made for a call that will never be dialled, in the caller's
+ * transaction (locking their accounts first, in the global order).
+ */
+export async function releaseReservations(trx: Trx, dialect: Dialect, uniqueid: string, switchRef: string): Promise<void> {
+  const held = (await reservationsOfUniqueId(trx, [uniqueid])).filter((r) => r.switch_ref === switchRef);
+  if (held.length === 0) return;
+  await lockAccounts(trx, dialect, held.map((r) => Number(r.account_id)));
+  await releaseHeld(trx, held);
 }
 
 /**
@@ -99,14 +104,20 @@ function parseCdr(input: CdrInput) {
 }
 
 /**
- * The first result of a CDR already settled (null if none): a repeat changes nothing, a repeat
- * with other values is a conflict.
+ * The first result of a CDR already settled by this switch (or before switches were told apart)
+ * for this caller; null if none. A repeat changes nothing, a repeat with other values is a
+ * conflict, and the same uniqueid of another caller of this switch is refused.
  */
-async function replayOfSettled(trx: Trx, cdr: ReturnType<typeof parseCdr>, accountId: number, held: HeldReservation[]): Promise<CdrResult | null> {
-  const prior = await trx.selectFrom('calls').selectAll().where('uniqueid', '=', cdr.uniqueid).executeTakeFirst();
+async function replayOfSettled(trx: Trx, cdr: ReturnType<typeof parseCdr>, accountId: number, switchRef: string, held: HeldReservation[]): Promise<CdrResult | null> {
+  const priors = (await trx.selectFrom('calls').selectAll().where('uniqueid', '=', cdr.uniqueid).execute())
+    .filter((c) => sameSwitch(c.switch_ref, switchRef));
+  // The caller's own call first (this switch's, else a legacy one), then another caller's on this switch.
+  const prior = priors.find((c) => Number(c.account_id) === accountId && c.switch_ref === switchRef)
+    ?? priors.find((c) => Number(c.account_id) === accountId)
+    ?? priors.find((c) => c.switch_ref === switchRef);
   if (!prior) return null;
-  if (prior.answered_seconds !== cdr.answered || prior.disposition !== cdr.disposition || prior.destination !== cdr.destination
-    || Number(prior.account_id) !== accountId) {
+  if (Number(prior.account_id) !== accountId) throw uniqueIdInUse(cdr.uniqueid);
+  if (prior.answered_seconds !== cdr.answered || prior.disposition !== cdr.disposition || prior.destination !== cdr.destination) {
     throw conflict('IDEMPOTENCY_MISMATCH', `CDR ${cdr.uniqueid} was already settled with other values`);
   }
   // A late re-authorization of a settled call may have reserved again: free it.
@@ -118,7 +129,8 @@ async function replayOfSettled(trx: Trx, cdr: ReturnType<typeof parseCdr>, accou
   };
 }
 
-export async function settleCdr(ctx: Ctx, input: CdrInput): Promise<CdrResult> {
+/** Settles a CDR that `switchRef` (calls/switch-ref.ts) reports. */
+export async function settleCdr(ctx: Ctx, input: CdrInput, switchRef: string): Promise<CdrResult> {
   const cdr = parseCdr(input);
   const caller = await findCaller(ctx, input);
   if (!caller) throw notFound('SIP account');
@@ -126,9 +138,15 @@ export async function settleCdr(ctx: Ctx, input: CdrInput): Promise<CdrResult> {
   // kept, or its reservation already expired). Looked up outside the transaction.
   const current = cdr.answered > 0 ? await rateCall(ctx, caller, cdr.destination) : null;
 
-  return inTx(ctx.db, async (trx) => {
+  return inTx(ctx.db, (trx) => withTransientRetry(trx, ctx.dialect, 'CDR settlement', async () => {
     // A call is charged at the tariff it was authorized at, kept with its reservations.
-    const held = await reservationsOfCall(trx, [cdr.uniqueid]);
+    const ofSwitch = (await reservationsOfUniqueId(trx, [cdr.uniqueid])).filter((r) => sameSwitch(r.switch_ref, switchRef));
+    const held = ofSwitch.filter((r) => Number(r.caller_account_id) === caller.accountId);
+    // Every account this settlement changes, locked before any other row (db/locks.ts).
+    const payerIds = caller.reseller ? [caller.accountId, caller.reseller.id] : [caller.accountId];
+    const locked = await lockAccounts(trx, ctx.dialect, [...payerIds, ...held.map((r) => Number(r.account_id))]);
+    if (held.length === 0 && ofSwitch.some((r) => r.switch_ref === switchRef)) throw uniqueIdInUse(cdr.uniqueid);
+
     let retail: RateMatch | null = null;
     let wholesale: RateMatch | null = null;
     if (cdr.answered > 0) {
@@ -136,11 +154,17 @@ export async function settleCdr(ctx: Ctx, input: CdrInput): Promise<CdrResult> {
       wholesale = caller.reseller ? reservedRate(held, caller.reseller.id, cdr.destination) ?? current?.wholesale ?? null : null;
       if (!retail || (caller.reseller && !wholesale)) {
         // A repeat of a settled CDR needs no rate.
-        const replay = await replayOfSettled(trx, cdr, caller.accountId, held);
+        const replay = await replayOfSettled(trx, cdr, caller.accountId, switchRef, held);
         if (replay) return replay;
         // Answered, never authorized here, and no rate now: refuse loudly rather than give it away.
         throw new AppError(409, 'NO_RATE', `No rate matches ${cdr.destination} for this account; add one and resend the CDR`);
       }
+    }
+    if (held.length === 0) {
+      // No reservation: a repeat, or a call from before switches were told apart (which the
+      // insert below would not see as a duplicate).
+      const replay = await replayOfSettled(trx, cdr, caller.accountId, switchRef, held);
+      if (replay) return replay;
     }
     const billed = retail ? billedSeconds(retail.tariff, cdr.answered) : 0;
     const retailCost = retail ? costOfBilled(retail.tariff, billed) : 0n;
@@ -148,14 +172,14 @@ export async function settleCdr(ctx: Ctx, input: CdrInput): Promise<CdrResult> {
 
     // Parameters in the column order of insertCall.
     const [inserted] = await insertCall(trx, [
-      cdr.uniqueid, caller.accountId, caller.sipAccountId, caller.sipLogin, cdr.destination,
+      cdr.uniqueid, switchRef, caller.accountId, caller.sipAccountId, caller.sipLogin, cdr.destination,
       retail?.prefix ?? null, retail?.destination ?? null, caller.callerId, cdr.startedAt,
       cdr.answered, billed, retailCost, caller.reseller?.id ?? null, wholesaleCost, cdr.disposition,
       cdr.hangupCause ?? null, nowIso(),
     ]);
 
     if (!inserted) {
-      const replay = await replayOfSettled(trx, cdr, caller.accountId, held);
+      const replay = await replayOfSettled(trx, cdr, caller.accountId, switchRef, held);
       if (!replay) throw new Error(`the calls row of ${cdr.uniqueid} conflicted but cannot be read`);
       return replay;
     }
@@ -170,15 +194,26 @@ export async function settleCdr(ctx: Ctx, input: CdrInput): Promise<CdrResult> {
     await releaseHeld(trx, held);
     // The call happened: charges are not refused for funds (reservations made sure they exist).
     if (retailCost > 0n) {
-      await post(trx, { accountId: caller.accountId, amountMicros: -retailCost, kind: 'call', refType: 'call', refId: callId, description: `Call to ${cdr.destination}` });
+      await post(trx, {
+        accountId: caller.accountId, amountMicros: -retailCost, kind: 'call', refType: 'call', refId: callId,
+        description: `Call to ${cdr.destination}`, balanceBeforeMicros: balanceOf(locked, caller.accountId),
+      });
     }
     if (wholesaleCost > 0n && caller.reseller) {
-      await post(trx, { accountId: caller.reseller.id, amountMicros: -wholesaleCost, kind: 'call', refType: 'call', refId: callId, description: `Wholesale: call of ${caller.accountLogin} to ${cdr.destination}` });
+      await post(trx, {
+        accountId: caller.reseller.id, amountMicros: -wholesaleCost, kind: 'call', refType: 'call', refId: callId,
+        description: `Wholesale: call of ${caller.accountLogin} to ${cdr.destination}`, balanceBeforeMicros: balanceOf(locked, caller.reseller.id),
+      });
     }
     cdrsCharged.inc();
     return {
       uniqueid: cdr.uniqueid, call_id: callId, disposition: cdr.disposition, answered_seconds: cdr.answered,
       billed_seconds: billed, cost: formatMoney(retailCost, 4), duplicate: false,
     };
-  });
+  }));
+}
+
+function balanceOf(locked: Map<number, LockedAccount>, accountId: number): bigint | undefined {
+  const row = locked.get(accountId);
+  return row ? microsFromDb(row.balance_micros) : undefined;
 }

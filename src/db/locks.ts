@@ -1,7 +1,18 @@
 // Row locks, the one place the dialects differ in how a transaction takes them. SQLite
 // transactions start with BEGIN IMMEDIATE and so already hold the database's write lock.
+//
+// The global lock order (PostgreSQL): a transaction that changes money locks every account it
+// will touch first, all in one statement, in ascending id, and only then touches any other row
+// another money transaction may lock (reservations, calls, postings). Two such transactions
+// then never wait on each other in a cycle. Every multi-account transaction follows it: call
+// authorization, CDR settlement, the reservation expiry worker, the release of an abandoned
+// call. Single-account ones (refill, voucher, transfer, payment) lock one account and so
+// cannot close a cycle. withTransientRetry is the safety net should one happen anyway.
+import { CompiledQuery } from 'kysely';
 import type { Db, Dialect, Trx } from './connect.js';
 import { preparedQuery } from './prepared.js';
+import { AppError } from '../errors.js';
+import { transactionRetries } from '../metrics.js';
 
 export interface LockedAccount {
   id: number;
@@ -13,6 +24,7 @@ export interface LockedAccount {
 }
 
 function lockQuery(db: Db | Trx, dialect: Dialect, count: number) {
+  // ORDER BY below FOR UPDATE: PostgreSQL locks the rows as the sort returns them, in id order.
   const q = db.selectFrom('accounts')
     .select(['id', 'balance_micros', 'credit_limit_micros', 'reserved_micros', 'postpaid', 'active'])
     .where('id', 'in', Array.from({ length: count }, () => 0)).orderBy('id');
@@ -22,10 +34,65 @@ function lockQuery(db: Db | Trx, dialect: Dialect, count: number) {
 const lockOne = preparedQuery((db, dialect) => lockQuery(db, dialect, 1));
 const lockTwo = preparedQuery((db, dialect) => lockQuery(db, dialect, 2));
 
-/** Reads and locks the accounts, always in id order so two transactions never deadlock. */
-export async function lockAccounts(trx: Trx, _dialect: Dialect, ids: number[]): Promise<Map<number, LockedAccount>> {
+/** Most accounts one statement locks (the expiry worker's batch). */
+export const MAX_LOCKED_ACCOUNTS = 1000;
+
+/** Reads and locks the accounts, always in ascending id so two transactions never deadlock. */
+export async function lockAccounts(trx: Trx, dialect: Dialect, ids: number[]): Promise<Map<number, LockedAccount>> {
   const sorted = [...new Set(ids)].sort((a, b) => a - b);
-  if (sorted.length > 2) throw new RangeError('a call has at most two payers');
-  const rows = sorted.length === 1 ? await lockOne(trx, sorted) : await lockTwo(trx, sorted);
+  if (sorted.length > MAX_LOCKED_ACCOUNTS) throw new RangeError(`at most ${MAX_LOCKED_ACCOUNTS} accounts per lock`);
+  let rows: LockedAccount[];
+  if (sorted.length === 0) rows = [];
+  else if (sorted.length === 1) rows = await lockOne(trx, sorted);
+  else if (sorted.length === 2) rows = await lockTwo(trx, sorted);
+  else rows = (await trx.executeQuery<LockedAccount>({ ...lockQuery(trx, dialect, sorted.length).compile(), parameters: sorted })).rows;
   return new Map(rows.map((r) => [Number(r.id), { ...r, id: Number(r.id) }]));
+}
+
+/** PostgreSQL's serialization failure and deadlock victim: the work may simply be done again. */
+const TRANSIENT_CODES = new Set(['40001', '40P01']);
+
+export function isTransientConflict(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && TRANSIENT_CODES.has((err as { code?: string }).code ?? '');
+}
+
+/** Attempts of one money operation before the caller is told to retry (503 RETRY_LATER). */
+export const TRANSIENT_ATTEMPTS = 4;
+
+const SAVEPOINT = CompiledQuery.raw('savepoint money_op');
+const RELEASE = CompiledQuery.raw('release savepoint money_op');
+const ROLLBACK_TO = CompiledQuery.raw('rollback to savepoint money_op');
+
+export const retryLater = (operation: string) => new AppError(503, 'RETRY_LATER',
+  `The ${operation} collided with concurrent updates and was not applied; send it again`);
+
+/**
+ * Runs `fn` in a savepoint of the transaction (PostgreSQL) and runs it again, a bounded number
+ * of times, when it is chosen as a deadlock victim or fails to serialize. A savepoint rather
+ * than a new transaction, so it works whether the service owns the transaction or joins the
+ * request's (which also holds its audit row). SQLite has one writer: nothing to retry.
+ */
+export async function withTransientRetry<T>(trx: Trx, dialect: Dialect, operation: string, fn: () => Promise<T>): Promise<T> {
+  if (dialect !== 'postgres') return fn();
+  for (let attempt = 1; ; attempt++) {
+    await trx.executeQuery(SAVEPOINT);
+    try {
+      const value = await fn();
+      await trx.executeQuery(RELEASE);
+      return value;
+    } catch (err) {
+      // Back to where the operation started: its locks are released, the transaction lives on.
+      try {
+        await trx.executeQuery(ROLLBACK_TO);
+        await trx.executeQuery(RELEASE);
+      } catch {
+        throw err; // the connection itself failed: the original error says why
+      }
+      if (!isTransientConflict(err)) throw err;
+      transactionRetries.inc({ operation });
+      if (attempt >= TRANSIENT_ATTEMPTS) throw retryLater(operation);
+      // A short, jittered pause lets the transaction that won finish first.
+      await new Promise((resolve) => setTimeout(resolve, attempt * (5 + Math.random() * 20)));
+    }
+  }
 }

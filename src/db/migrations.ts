@@ -379,6 +379,101 @@ function ipAuthOwners(): Migration {
   };
 }
 
+/**
+ * Calls and reservations belong to (switch, uniqueid), not to the uniqueid alone: two Asterisk
+ * hosts without a systemname hand out the same ids. Existing rows get switch_ref '' (they match
+ * any switch, for their own caller only) and reservations learn their caller. The ledger's
+ * `reserved >= 0` and `reservation >= 0` become database rules: CHECK constraints on
+ * PostgreSQL; on SQLite, which cannot add a CHECK to an existing table, a trigger on accounts
+ * and a CHECK in the rebuilt reservations table. SQLite cannot drop the old unique constraint
+ * either, so it rebuilds both tables (a one-time copy of the calls history).
+ */
+function callsPerSwitch(dialect: Dialect): Migration {
+  const id = withId(dialect);
+  // Each reservation row of a call: the caller is the payer that is a client.
+  const backfillCaller = sql`update reservations set caller_account_id = coalesce((
+      select r2.account_id from reservations r2 join accounts a on a.id = r2.account_id
+      where r2.uniqueid = reservations.uniqueid and a.role = 'client' limit 1), account_id)`;
+  return {
+    async up(db: AnyDb) {
+      if (dialect === 'postgres') {
+        await sql`alter table reservations add column switch_ref varchar(100) not null default ''`.execute(db);
+        await sql`alter table reservations add column caller_account_id bigint`.execute(db);
+        await backfillCaller.execute(db);
+        await sql`alter table reservations drop constraint reservations_call_account_uq`.execute(db);
+        await sql`alter table reservations add constraint reservations_call_uq unique (uniqueid, switch_ref, account_id)`.execute(db);
+        await sql`alter table reservations add constraint reservations_amount_nonnegative check (amount_micros >= 0)`.execute(db);
+        await sql`alter table calls add column switch_ref varchar(100) not null default ''`.execute(db);
+        await sql`alter table calls drop constraint calls_uniqueid_key`.execute(db);
+        await sql`alter table calls add constraint calls_switch_uniqueid_uq unique (uniqueid, switch_ref)`.execute(db);
+        await sql`alter table accounts add constraint accounts_reserved_nonnegative check (reserved_micros >= 0)`.execute(db);
+        return;
+      }
+      await id(db.schema.createTable('reservations_0006'))
+        .addColumn('uniqueid', 'varchar(100)', (c) => c.notNull())
+        .addColumn('switch_ref', 'varchar(100)', (c) => c.notNull().defaultTo(''))
+        .addColumn('caller_account_id', 'bigint')
+        .addColumn('account_id', 'bigint', (c) => c.notNull().references('accounts.id'))
+        .addColumn('amount_micros', 'bigint', (c) => c.notNull().check(sql`amount_micros >= 0`))
+        .addColumn('max_duration', 'integer', (c) => c.notNull())
+        .addColumn('expires_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('rate_prefix', 'varchar(20)')
+        .addColumn('rate_destination', 'varchar(100)')
+        .addColumn('rate_micros', 'bigint')
+        .addColumn('connect_charge_micros', 'bigint')
+        .addColumn('initblock', 'integer')
+        .addColumn('billingblock', 'integer')
+        .addColumn('minimal_time', 'integer')
+        .addUniqueConstraint('reservations_call_uq', ['uniqueid', 'switch_ref', 'account_id'])
+        .execute();
+      await sql`insert into reservations_0006 (id, uniqueid, switch_ref, caller_account_id, account_id, amount_micros, max_duration,
+          expires_at, created_at, rate_prefix, rate_destination, rate_micros, connect_charge_micros, initblock, billingblock, minimal_time)
+        select id, uniqueid, '', null, account_id, amount_micros, max_duration,
+          expires_at, created_at, rate_prefix, rate_destination, rate_micros, connect_charge_micros, initblock, billingblock, minimal_time
+        from reservations`.execute(db);
+      await sql`drop table reservations`.execute(db);
+      await sql`alter table reservations_0006 rename to reservations`.execute(db);
+      await backfillCaller.execute(db);
+      await db.schema.createIndex('reservations_expiry_idx').on('reservations').column('expires_at').execute();
+
+      await id(db.schema.createTable('calls_0006'))
+        .addColumn('uniqueid', 'varchar(100)', (c) => c.notNull())
+        .addColumn('switch_ref', 'varchar(100)', (c) => c.notNull().defaultTo(''))
+        .addColumn('account_id', 'bigint', (c) => c.notNull().references('accounts.id'))
+        .addColumn('sip_account_id', 'bigint')
+        .addColumn('sip_login', 'varchar(80)')
+        .addColumn('destination', 'varchar(32)', (c) => c.notNull())
+        .addColumn('rate_prefix', 'varchar(20)')
+        .addColumn('rate_destination', 'varchar(100)')
+        .addColumn('caller_id', 'varchar(32)')
+        .addColumn('started_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('answered_seconds', 'integer', (c) => c.notNull())
+        .addColumn('billed_seconds', 'integer', (c) => c.notNull())
+        .addColumn('cost_micros', 'bigint', (c) => c.notNull())
+        .addColumn('reseller_id', 'bigint')
+        .addColumn('reseller_cost_micros', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('disposition', 'varchar(16)', (c) => c.notNull())
+        .addColumn('hangup_cause', 'varchar(32)')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addUniqueConstraint('calls_switch_uniqueid_uq', ['uniqueid', 'switch_ref'])
+        .execute();
+      const columns = sql.raw(`id, uniqueid, account_id, sip_account_id, sip_login, destination, rate_prefix, rate_destination, caller_id,
+        started_at, answered_seconds, billed_seconds, cost_micros, reseller_id, reseller_cost_micros, disposition, hangup_cause, created_at`);
+      await sql`insert into calls_0006 (${columns}) select ${columns} from calls`.execute(db);
+      await sql`drop table calls`.execute(db);
+      await sql`alter table calls_0006 rename to calls`.execute(db);
+      await db.schema.createIndex('calls_account_idx').on('calls').columns(['account_id', 'id']).execute();
+
+      for (const event of ['insert', 'update of reserved_micros']) {
+        const name = event === 'insert' ? 'accounts_reserved_nonnegative_ins' : 'accounts_reserved_nonnegative_upd';
+        await sql.raw(`create trigger ${name} before ${event} on accounts when new.reserved_micros < 0
+          begin select raise(abort, 'accounts.reserved_micros must not be negative'); end`).execute(db);
+      }
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
@@ -386,6 +481,7 @@ export function migrationsFor(dialect: Dialect): Record<string, Migration> {
     '0003_reseller_transactions': resellerTransactions(dialect),
     '0004_attempt_counters': attemptCounters(),
     '0005_reservation_tariffs': reservationTariffs(),
+    '0006_calls_per_switch': callsPerSwitch(dialect),
     '0007_api_key_lifecycle': apiKeyLifecycle(),
     '0008_ip_auth_owners': ipAuthOwners(),
   };

@@ -142,6 +142,8 @@ export interface CallerIdsTable {
 export interface CallsTable {
   id: Id;
   uniqueid: string;
+  /** The switch that reported the call (calls/switch-ref.ts); '' on calls from before 0006. */
+  switch_ref: string;
   account_id: number;
   sip_account_id: number | null;
   sip_login: string | null;
@@ -163,6 +165,10 @@ export interface CallsTable {
 export interface ReservationsTable {
   id: Id;
   uniqueid: string;
+  /** The switch that authorized the call (calls/switch-ref.ts); '' on rows from before 0006. */
+  switch_ref: string;
+  /** The client placing the call (the payer is the client or its reseller). */
+  caller_account_id: number | null;
   account_id: number;
   amount_micros: MoneyColumn;
   max_duration: number;

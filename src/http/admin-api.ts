@@ -123,7 +123,7 @@ const endpoints: Endpoint[] = [
     handler: (ctx, _a, input) => getAccount(ctx, input.login),
   },
   {
-    name: 'verify-ledger', method: 'GET', roles: [...admin], summary: 'Check balance = sum(postings) for every account',
+    name: 'verify-ledger', method: 'GET', roles: [...admin], summary: 'Check balance = sum(postings), reserved = sum(open reservations) >= 0 for every account',
     handler: async (ctx) => {
       const r = await findLedgerMismatches(ctx.db as never);
       return {
@@ -131,6 +131,7 @@ const endpoints: Endpoint[] = [
         accounts_checked: r.accountsChecked,
         mismatches: r.mismatches.map((m) => ({
           login: m.login, balance: formatMoney(m.balanceMicros, 6), postings_sum: formatMoney(m.postingsSumMicros, 6),
+          reserved: formatMoney(m.reservedMicros, 6), open_reservations_sum: formatMoney(m.openReservationsMicros, 6),
         })),
       };
     },

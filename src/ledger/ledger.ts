@@ -21,8 +21,17 @@ export interface PostingRequest {
   refType?: string;
   refId?: string | number;
   description?: string;
-  /** Debits only: refuse (402) when balance plus postpaid credit would go below zero. */
+  /**
+   * Debits only: refuse (402) unless balance plus postpaid credit still covers the open
+   * reservations afterwards. Implied for every debit but a call's settlement (a call already
+   * happened, and its reservation made sure the money was there).
+   */
   requireFunds?: boolean;
+  /**
+   * The balance read from the account row this transaction has locked (db/locks.ts), when the
+   * caller has one: post() then asserts balance_after = before + amount.
+   */
+  balanceBeforeMicros?: Micros;
 }
 
 export interface Posting {
@@ -35,11 +44,12 @@ const addToBalance = preparedQuery((db) => db.updateTable('accounts')
   .set({ balance_micros: sql`balance_micros + ${0n}`, updated_at: '' })
   .where('id', '=', 0)
   .returning('balance_micros'));
+// Money held by open call reservations is not available to any other debit.
 const addToBalanceIfFunded = preparedQuery((db) => db.updateTable('accounts')
   .set({ balance_micros: sql`balance_micros + ${0n}`, updated_at: '' })
   .where('id', '=', 0)
-  .where(sql<boolean>`balance_micros + (case when postpaid = 1 then credit_limit_micros else 0 end) + ${0n} >= 0`)
-  .returning('balance_micros'));
+  .where(sql<boolean>`balance_micros + (case when postpaid = 1 then credit_limit_micros else 0 end) - reserved_micros + ${0n} >= 0`)
+  .returning(['balance_micros', 'reserved_micros', 'credit_limit_micros', 'postpaid']));
 const insertPosting = preparedQuery((db) => db.insertInto('ledger_postings')
   .values({
     account_id: 0, amount_micros: 0n, balance_after_micros: 0n, kind: '', ref_type: '', ref_id: '', description: '', created_at: '',
@@ -49,14 +59,25 @@ const insertPosting = preparedQuery((db) => db.insertInto('ledger_postings')
 const balanceOutOfRange = () => new AppError(409, 'BALANCE_OUT_OF_RANGE',
   `The balance would leave the range Ledgerline keeps (±${formatMoney(MAX_AMOUNT_MICROS, 6)}); move a smaller amount`);
 
+/** A broken ledger rule: the transaction must not commit (the request fails with 500). */
+export class LedgerInvariantError extends Error {}
+
+export function assertLedger(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new LedgerInvariantError(`ledger invariant violated: ${message}`);
+}
+
 export async function post(trx: Trx, req: PostingRequest): Promise<Posting> {
   if (req.amountMicros === 0n) throw new RangeError('a posting of zero moves nothing');
+  const funded = req.amountMicros < 0n && (req.requireFunds === true || req.kind !== 'call');
   const now = nowIso();
-  const [row] = req.requireFunds
+  const [row] = funded
     ? await addToBalanceIfFunded(trx, [req.amountMicros, now, req.accountId, req.amountMicros])
     : await addToBalance(trx, [req.amountMicros, now, req.accountId]);
   if (!row) {
-    if (req.requireFunds) throw insufficientBalance();
+    if (funded) {
+      const exists = await trx.selectFrom('accounts').select('id').where('id', '=', req.accountId).executeTakeFirst();
+      if (exists) throw insufficientBalance();
+    }
     throw notFound('Account');
   }
   const balanceAfterMicros = microsFromDb(row.balance_micros);
@@ -64,6 +85,17 @@ export async function post(trx: Trx, req: PostingRequest): Promise<Posting> {
   // transaction rolls back with this error: nothing is posted.
   if ((req.amountMicros > 0n && balanceAfterMicros > MAX_AMOUNT_MICROS) || (req.amountMicros < 0n && balanceAfterMicros < -MAX_AMOUNT_MICROS)) {
     throw balanceOutOfRange();
+  }
+  // Postconditions: what the statement did is what was asked.
+  if (req.balanceBeforeMicros !== undefined) {
+    assertLedger(balanceAfterMicros === req.balanceBeforeMicros + req.amountMicros,
+      `account ${req.accountId}: ${req.balanceBeforeMicros} + ${req.amountMicros} gave ${balanceAfterMicros}`);
+  }
+  if (funded) {
+    const r = row as unknown as { reserved_micros: number; credit_limit_micros: number; postpaid: number };
+    const credit = r.postpaid === 1 ? microsFromDb(r.credit_limit_micros) : 0n;
+    assertLedger(balanceAfterMicros + credit - microsFromDb(r.reserved_micros) >= 0n,
+      `account ${req.accountId}: a debit left less than its open reservations`);
   }
   const [inserted] = await insertPosting(trx, [
     req.accountId, req.amountMicros, balanceAfterMicros, req.kind, req.refType ?? null,
@@ -79,9 +111,14 @@ export interface LedgerMismatch {
   login: string;
   balanceMicros: Micros;
   postingsSumMicros: Micros;
+  reservedMicros: Micros;
+  openReservationsMicros: Micros;
 }
 
-/** Every account whose balance differs from the sum of its postings (empty = ledger sound). */
+/**
+ * Every account that breaks a ledger invariant (empty = ledger sound): balance = sum(postings),
+ * reserved = sum(open reservations), reserved >= 0.
+ */
 export async function findLedgerMismatches(db: Db): Promise<{ accountsChecked: number; mismatches: LedgerMismatch[] }> {
   const rows = await db
     .selectFrom('accounts as a')
@@ -92,14 +129,23 @@ export async function findLedgerMismatches(db: Db): Promise<{ accountsChecked: n
         .as('p'),
       'p.account_id', 'a.id',
     )
-    .select(['a.id', 'a.login', 'a.balance_micros', 'p.total'])
+    .leftJoin(
+      db.selectFrom('reservations')
+        .select(['account_id', sql<number>`sum(amount_micros)`.as('held')])
+        .groupBy('account_id')
+        .as('r'),
+      'r.account_id', 'a.id',
+    )
+    .select(['a.id', 'a.login', 'a.balance_micros', 'a.reserved_micros', 'p.total', 'r.held'])
     .execute();
   const mismatches: LedgerMismatch[] = [];
   for (const r of rows) {
     const balanceMicros = microsFromDb(r.balance_micros);
     const postingsSumMicros = microsFromDb(r.total as number | string | null);
-    if (balanceMicros !== postingsSumMicros) {
-      mismatches.push({ accountId: Number(r.id), login: r.login, balanceMicros, postingsSumMicros });
+    const reservedMicros = microsFromDb(r.reserved_micros);
+    const openReservationsMicros = microsFromDb(r.held as number | string | null);
+    if (balanceMicros !== postingsSumMicros || reservedMicros !== openReservationsMicros || reservedMicros < 0n) {
+      mismatches.push({ accountId: Number(r.id), login: r.login, balanceMicros, postingsSumMicros, reservedMicros, openReservationsMicros });
     }
   }
   return { accountsChecked: rows.length, mismatches };

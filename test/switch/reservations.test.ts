@@ -77,11 +77,16 @@ describe('switch api: reservations, IP-auth callers, rate changes, call limit', 
     const { plan: p } = await t.admin('create-plan', { name: `RC-${crypto.randomBytes(3).toString('hex')}` });
     await t.admin('add-rates', { plan_id: p.id, rates: [{ prefix: '49', destination: 'Germany', rate: '0.60', initblock: 60, billingblock: 60 }] });
     const c = await createClient(t, p.id, { balance: '1.20' });
-    const first = await authorize({ uniqueid: uid(), sip_login: c.sip.name, destination: '4930123456' });
+    const firstId = uid();
+    const first = await authorize({ uniqueid: firstId, sip_login: c.sip.name, destination: '4930123456' });
     assert.equal(first.body.max_duration, 120);
-    await t.call('switch', 'cdr', { key, body: { uniqueid: first.body.uniqueid ?? 'x', sip_login: c.sip.name, destination: '4930123456', answered_seconds: 0, disposition: 'NO ANSWER' } });
+    assert.equal(await reserved(c.login), 1_200_000);
+    // The call it authorized ends unanswered: its CDR frees the reservation at once.
+    const ended = await t.call('switch', 'cdr', { key, body: { uniqueid: firstId, sip_login: c.sip.name, destination: '4930123456', answered_seconds: 0, disposition: 'NO ANSWER' } });
+    assert.equal(ended.status, 200, JSON.stringify(ended.body));
+    assert.equal(ended.body.duplicate, false);
+    assert.equal(await reserved(c.login), 0);
     await t.admin('add-rates', { plan_id: p.id, rates: [{ prefix: '4930', destination: 'Berlin', rate: '1.20', initblock: 60, billingblock: 60 }] });
-    await expireReservations(t.server.ctx, new Date(Date.now() + 3600_000));
     const second = await authorize({ uniqueid: uid(), sip_login: c.sip.name, destination: '4930123456' });
     assert.deepEqual(second.body.rate, { prefix: '4930', destination: 'Berlin' });
     assert.equal(second.body.max_duration, 60);
