@@ -307,6 +307,19 @@ function reservationTariffs(): Migration {
   };
 }
 
+/**
+ * Payment statuses are the provider's own words (Heleket's `wrong_amount_waiting` has 20
+ * letters): room for 32. SQLite does not enforce varchar lengths.
+ */
+function paymentStatusWidth(dialect: Dialect): Migration {
+  return {
+    async up(db: AnyDb) {
+      if (dialect !== 'postgres') return;
+      await sql`alter table reseller_transactions alter column status type varchar(32)`.execute(db);
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
@@ -314,6 +327,7 @@ export function migrationsFor(dialect: Dialect): Record<string, Migration> {
     '0003_reseller_transactions': resellerTransactions(dialect),
     '0004_attempt_counters': attemptCounters(),
     '0005_reservation_tariffs': reservationTariffs(),
+    '0009_payment_status_width': paymentStatusWidth(dialect),
   };
 }
 
