@@ -40,7 +40,7 @@ for (const pass of passes) {
   if (result.status !== 0) exitCode = result.status ?? 1;
 }
 if (skipNotices.length > 0) {
-  process.stdout.write(`\nSkipped (an outside program is missing; LEDGERLINE_REQUIRE_PEERS=1 turns these into failures):\n`);
+  process.stdout.write(`\nSkipped (where an outside program is missing, LEDGERLINE_REQUIRE_PEERS=1 turns the skip into a failure):\n`);
   for (const notice of skipNotices) process.stdout.write(`  - ${notice}\n`);
 }
 process.stdout.write(`\ntests: ${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}\n`);

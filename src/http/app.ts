@@ -9,6 +9,7 @@ import { clientApi } from './client-api.js';
 import type { ApiDefinition } from './endpoint.js';
 import { openApiDocument } from './openapi.js';
 import { resellerApi } from './reseller-api.js';
+import { RawBody } from './wire-input.js';
 import { switchApi } from './switch-api.js';
 
 export const VERSION = '0.1.0';
@@ -24,6 +25,12 @@ export function buildApp(ctx: Ctx, opts: { apis?: ApiDefinition[] } = {}): Fasti
     childLoggerFactory: (logger) => logger,
     bodyLimit: 8 * 1024 * 1024,
     trustProxy: process.env.TRUST_PROXY === '1',
+  });
+  // Every body reaches the API pipeline as it arrived, whatever its Content-Type (or none), and
+  // is parsed there (wire-input.ts): JSON, form or multipart, errors in the API's envelope.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    done(null, new RawBody(request.headers['content-type'] ?? null, body as Buffer));
   });
   const apis = opts.apis ?? APIS;
   const docs = openApiDocument(apis, VERSION);
@@ -43,6 +50,12 @@ export function buildApp(ctx: Ctx, opts: { apis?: ApiDefinition[] } = {}): Fasti
     return registry.metrics();
   });
   for (const api of apis) registerApi(app, api, ctx);
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ ok: false, error: 'Not found', code: 'NOT_FOUND' }));
+  // A path under an API family answers in that family's envelope (the Reseller API's `ok`, every
+  // other family's `success`), so a client reading its flag always finds one.
+  app.setNotFoundHandler((request, reply) => {
+    const family = /^\/([a-z]+)-api(?:[/?]|$)/.exec(request.url)?.[1];
+    const flag = family === undefined || family === 'reseller' ? 'ok' : 'success';
+    return reply.code(404).send({ [flag]: false, error: `Not found: ${request.method} ${request.url.split('?')[0]}`, code: 'NOT_FOUND' });
+  });
   return app;
 }
