@@ -18,6 +18,8 @@ if (/^postgres(ql)?:\/\//.test(databaseUrl)) passes.push({ name: 'postgres', url
 
 let passed = 0;
 let failed = 0;
+let skipped = 0;
+const skipNotices = [];
 let exitCode = 0;
 for (const pass of passes) {
   process.stdout.write(`\n=== test pass: ${pass.name} (${files.length} files) ===\n`);
@@ -32,8 +34,15 @@ for (const pass of passes) {
   const count = (label) => Number((new RegExp(`^# ${label} (\\d+)$`, 'm').exec(report) ?? [])[1] ?? 0);
   passed += count('pass');
   failed += count('fail');
+  skipped += count('skipped');
+  // `ok 3 - name # SKIP reason`: say which tests did not run, and why, where nobody can miss it.
+  for (const m of report.matchAll(/^\s*ok \d+ - (.*?) # SKIP ?(.*)$/gm)) skipNotices.push(`[${pass.name}] ${m[1]}: ${m[2] || 'skipped'}`);
   if (result.status !== 0) exitCode = result.status ?? 1;
 }
-process.stdout.write(`\ntests: ${passed} passed, ${failed} failed\n`);
+if (skipNotices.length > 0) {
+  process.stdout.write(`\nSkipped (where an outside program is missing, LEDGERLINE_REQUIRE_PEERS=1 turns the skip into a failure):\n`);
+  for (const notice of skipNotices) process.stdout.write(`  - ${notice}\n`);
+}
+process.stdout.write(`\ntests: ${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}\n`);
 if (passed === 0) exitCode = exitCode || 1;
 process.exit(exitCode);

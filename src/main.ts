@@ -11,7 +11,7 @@ async function main(): Promise<void> {
     // Printed once: only its hash is stored.
     process.stdout.write(`\nAdmin API key (shown once, store it now): ${server.adminKeyCreated}\n\n`);
   }
-  if (config.demo) await seedDemo(server.ctx, server.url);
+  if (config.demo) process.stdout.write(await seedDemo(server.ctx, server.url, server.adminKeyCreated));
   log.info({ url: server.url, database: config.databaseUrl.replace(/:[^:@/]*@/, ':***@') }, 'Ledgerline listening');
   let stopping = false;
   const stop = async (signal: string) => {

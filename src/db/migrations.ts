@@ -474,6 +474,19 @@ function callsPerSwitch(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Payment statuses are the provider's own words (Heleket's `wrong_amount_waiting` has 20
+ * letters): room for 32. SQLite does not enforce varchar lengths.
+ */
+function paymentStatusWidth(dialect: Dialect): Migration {
+  return {
+    async up(db: AnyDb) {
+      if (dialect !== 'postgres') return;
+      await sql`alter table reseller_transactions alter column status type varchar(32)`.execute(db);
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
@@ -484,6 +497,7 @@ export function migrationsFor(dialect: Dialect): Record<string, Migration> {
     '0006_calls_per_switch': callsPerSwitch(dialect),
     '0007_api_key_lifecycle': apiKeyLifecycle(),
     '0008_ip_auth_owners': ipAuthOwners(),
+    '0009_payment_status_width': paymentStatusWidth(dialect),
   };
 }
 

@@ -12,6 +12,7 @@ import { hashRequest, runIdempotent } from '../idempotency/idempotency.js';
 import { httpLatency, httpRequests } from '../metrics.js';
 import { findInputProblem } from '../util/input.js';
 import type { ApiDefinition, Endpoint, Input } from './endpoint.js';
+import { parseBody, RawBody, requestInput } from './wire-input.js';
 
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const BOTH_METHODS = ['GET', 'POST'];
@@ -92,10 +93,12 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
     const label = endpoint ? name : 'unknown';
     let actor: Actor | null = null;
     let requestAudit: RequestAudit | null = null;
-    const isWrite = request.method !== 'GET' && request.method !== 'HEAD';
+    // A read may be POSTed (CONTRACT §2): it stays a read, neither audited nor replayed.
+    const isWrite = request.method !== 'GET' && request.method !== 'HEAD' && endpoint?.method !== 'GET';
     try {
       if (!endpoint) throw new AppError(404, 'UNKNOWN_ENDPOINT', name ? `Unknown endpoint "${name}"` : 'endpoint: query parameter is required');
-      const allowed = endpoint.method === 'BOTH' ? BOTH_METHODS : [endpoint.method];
+      // Reads answer GET and POST; a write by GET is refused, so a crawler or a prefetch never writes.
+      const allowed = endpoint.method === 'POST' ? ['POST'] : BOTH_METHODS;
       if (request.method !== endpoint.method && !allowed.includes(request.method === 'HEAD' ? 'GET' : request.method)) {
         const err = new AppError(405, 'METHOD_NOT_ALLOWED', `Use ${allowed.join(' or ')} for ${name}`) as AppError & { allow?: string };
         err.allow = allowed.join(', ');
@@ -107,15 +110,8 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
       if (!actor) throw unauthorized('Unknown API key');
       if (!endpoint.roles.includes(actor.role)) throw forbidden('FORBIDDEN', `This API key may not use ${api.name}-api ${name}`);
 
-      let input: Input;
-      if (request.method === 'GET' || request.method === 'HEAD') {
-        input = { ...query };
-        delete input.endpoint;
-      } else {
-        const body = request.body ?? {};
-        if (typeof body !== 'object' || Array.isArray(body)) throw new AppError(400, 'INVALID_JSON', 'body: must be a JSON object', 'body');
-        input = body as Input;
-      }
+      const body = request.body instanceof RawBody ? await parseBody(request.body) : null;
+      const input: Input = requestInput(query, body);
       guardInput(input);
       const info = { ip: request.ip };
       const idemHeader = request.headers['idempotency-key'];

@@ -11,6 +11,7 @@ import type { ApiDefinition } from './endpoint.js';
 import { registerFallbackReplies } from './fallback-replies.js';
 import { openApiDocument } from './openapi.js';
 import { resellerApi } from './reseller-api.js';
+import { RawBody } from './wire-input.js';
 import { switchApi } from './switch-api.js';
 
 export const VERSION = '0.1.0';
@@ -48,6 +49,12 @@ export function buildApp(ctx: Ctx, opts: { apis?: ApiDefinition[] } = {}): Fasti
   });
   guard.attach(app.server);
   app.server.on('connection', (socket) => guard.admit(socket));
+  // Every body reaches the API pipeline as it arrived, whatever its Content-Type (or none), and
+  // is parsed there (wire-input.ts): JSON, form or multipart, errors in the API's envelope.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    done(null, new RawBody(request.headers['content-type'] ?? null, body as Buffer));
+  });
   const apis = opts.apis ?? APIS;
   const docs = openApiDocument(apis, VERSION);
 

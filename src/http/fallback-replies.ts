@@ -9,8 +9,16 @@ import type { ApiDefinition } from './endpoint.js';
 export function registerFallbackReplies(app: FastifyInstance, apis: ApiDefinition[]): void {
   const familyOf = (url: string) =>
     apis.find((a) => url === a.basePath || url.startsWith(`${a.basePath}/`) || url.startsWith(`${a.basePath}?`));
+  // A family not served by this server (the SMS and eSIM APIs today) still answers in its
+  // documented envelope: `success`, like every family but the Reseller API's `ok`.
+  const flagOf = (url: string) => {
+    const api = familyOf(url);
+    if (api) return api.flag;
+    const family = /^\/([a-z]+)-api(?:[/?]|$)/.exec(url)?.[1];
+    return family === undefined || family === 'reseller' ? 'ok' : 'success';
+  };
   const refusal = (url: string, err: AppError) => ({
-    [familyOf(url)?.flag ?? 'ok']: false, error: err.message, code: err.code, ...(err.field ? { field: err.field } : {}),
+    [flagOf(url)]: false, error: err.message, code: err.code, ...(err.field ? { field: err.field } : {}),
   });
   app.setNotFoundHandler((req, reply) => {
     const api = familyOf(req.url);

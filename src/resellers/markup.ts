@@ -13,7 +13,7 @@ import { inTx } from '../db/tx.js';
 import { badRequest, conflict } from '../errors.js';
 import { applyMarkup, microsFromDb, moneyToJsonNumber, type Micros } from '../money.js';
 import { DEFAULT_MARKUP_MICRO_PERCENT, rebuildRetailPlan } from '../plans/plans.js';
-import { intInRange } from '../util/input.js';
+import { clampedLimit } from '../util/input.js';
 import { nowIso } from '../util/time.js';
 
 export const PREVIEW_DEFAULT_ROWS = 10;
@@ -57,7 +57,7 @@ export async function agentMarkup(ctx: Ctx, actor: Actor) {
 /** Retail prices the new markup would give, for the first rows (by prefix); changes nothing. */
 export async function previewAgentMarkup(ctx: Ctx, actor: Actor, input: { markup_percent?: unknown; limit?: unknown }) {
   const markup = requiredMarkup(input.markup_percent);
-  const limit = intInRange(input.limit, 'limit', 1, PREVIEW_MAX_ROWS, PREVIEW_DEFAULT_ROWS);
+  const limit = clampedLimit(input.limit, PREVIEW_MAX_ROWS, PREVIEW_DEFAULT_ROWS);
   const { account, plan, wholesalePlanId } = await retailPlanOf(ctx.db, actor);
   const rows = await ctx.db.selectFrom('rates as w')
     .leftJoin('rates as r', (join) => join.onRef('r.prefix', '=', 'w.prefix').on('r.plan_id', '=', Number(plan.id)))

@@ -1,6 +1,7 @@
 // `register-agent-payment`: a payment that a reseller's portal received for one of its clients
 // (Plisio, Heleket, a custom method). Every report is recorded; the client is credited only
-// when the status is `paid`, and only once per external_id, however often and however
+// when the status means paid (payment-statuses.ts: `paid`, Plisio's `completed` and `mismatch`,
+// Heleket's `paid_over`), and only once per external_id, however often and however
 // concurrently the portal reports it. The row keyed by (reseller, 'payment', external_id) is
 // the guard: it is inserted once, and it moves to `success` by one conditional update, which
 // on PostgreSQL waits for a concurrent one and then sees its result.
@@ -15,10 +16,8 @@ import { post } from '../ledger/ledger.js';
 import { microsFromDb } from '../money.js';
 import { money, optionalString, requiredString } from '../util/input.js';
 import { nowIso } from '../util/time.js';
-import { CREDITED, insertTransaction, STATUS_RE, transactionView, type ResellerTransaction } from './transactions.js';
-
-/** The one status that credits the client. */
-export const PAID = 'paid';
+import { ACCEPTED_PAYMENT_STATUSES, normalizePaymentStatus, paymentOutcome } from './payment-statuses.js';
+import { CREDITED, insertTransaction, transactionView, type ResellerTransaction } from './transactions.js';
 
 export interface PaymentInput {
   login?: unknown;
@@ -30,12 +29,15 @@ export interface PaymentInput {
   status?: unknown;
 }
 
-function parseStatus(value: unknown): string {
-  const text = requiredString(value, 'status', 16).toLowerCase();
-  if (!STATUS_RE.test(text)) throw badRequest('status', 'must be a status word such as paid, pending, failed, expired or cancelled');
-  // `success` is how a credited row reads; a provider's report says `paid`.
-  if (text === CREDITED) throw badRequest('status', 'use "paid" for a completed payment');
-  return text;
+/** The provider's status word, normalized, and whether it means the payment is complete. */
+function parseStatus(value: unknown): { status: string; paid: boolean } {
+  const status = normalizePaymentStatus(requiredString(value, 'status', 32));
+  const outcome = paymentOutcome(status);
+  if (!outcome) {
+    // `success` is how a credited row reads, not a provider's word: refused like any unknown one.
+    throw badRequest('status', `unknown payment status; accepted: ${ACCEPTED_PAYMENT_STATUSES.join(', ')}`, 'UNKNOWN_PAYMENT_STATUS');
+  }
+  return { status, paid: outcome === 'paid' };
 }
 
 function parseCurrency(value: unknown): string | null {
@@ -72,11 +74,10 @@ export async function registerAgentPayment(ctx: Ctx, actor: Actor, input: Paymen
   const login = requiredString(input.login, 'login', 64);
   const amountMicros = money(input.amount, 'amount', { allowZero: false });
   const externalId = parseExternalId(input.external_id);
-  const status = parseStatus(input.status);
+  const { status, paid } = parseStatus(input.status);
   const currency = parseCurrency(input.currency);
   const provider = parseProvider(input.provider);
   const providerTxid = optionalString(input.provider_txid, 'provider_txid', 200) ?? null;
-  const paid = status === PAID;
 
   return inTx(ctx.db, async (trx) => {
     const client = await reachableClient(trx, actor, login);

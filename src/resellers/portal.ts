@@ -10,7 +10,7 @@ import type { Ctx } from '../context.js';
 import type { Account } from '../db/schema.js';
 import { accountInactive, AppError, badRequest, forbidden, tooManyRequests } from '../errors.js';
 import { REFILL_KINDS } from '../ledger/ledger.js';
-import { formatMoney, microsFromDb, type Micros } from '../money.js';
+import { microsFromDb, moneyToJsonNumber, parseMoney } from '../money.js';
 import { listRefills } from '../refills/refills.js';
 import { listCallerIds } from '../sip/caller-ids.js';
 import { listSipAccounts, SERVICE_KINDS } from '../sip/sip-accounts.js';
@@ -80,7 +80,7 @@ export async function clientProfile(ctx: Ctx, actor: Actor, client: Account) {
     phone: client.phone,
     language: client.language,
     // A client of an inactive reseller can do nothing, so it reads as inactive too.
-    active: client.active === 1 && actor.active ? 1 : 0,
+    active: client.active === 1 && actor.active,
     id_plan: client.plan_id === null ? null : Number(client.plan_id),
     plan_name: await planName(ctx, client.plan_id === null ? null : Number(client.plan_id)),
     created_at: formatLocal(client.created_at),
@@ -95,7 +95,7 @@ export async function portalBootstrap(ctx: Ctx, actor: Actor, endpointNames: str
     portal: {
       login: reseller.login,
       name: reseller.name ?? reseller.login,
-      active: actor.active ? 1 : 0,
+      active: actor.active,
     },
     api: 'reseller',
     api_version: PORTAL_API_VERSION,
@@ -124,6 +124,12 @@ export async function clientAuth(ctx: Ctx, actor: Actor, input: { login?: unknow
   return { authenticated: true, client: await clientProfile(ctx, actor, client) };
 }
 
+/**
+ * The Reseller API renders amounts as JSON numbers (its `me` does, CONTRACT §2); the history
+ * views it shares with the Client API render them as decimal strings. Exact: at most 6 decimals.
+ */
+const decimalToJsonNumber = (text: string) => moneyToJsonNumber(parseMoney(text));
+
 /** `select count(*) as n` of a query, as a number (PostgreSQL answers bigint counts as text). */
 const counted = (row: { n: unknown }) => Number(row.n);
 
@@ -146,7 +152,7 @@ export async function clientDashboard(ctx: Ctx, actor: Actor, login: unknown) {
   return {
     client: {
       ...(await clientProfile(ctx, actor, client)),
-      balance: formatMoney(microsFromDb(client.balance_micros), 4),
+      balance: moneyToJsonNumber(microsFromDb(client.balance_micros)),
       callerid: activeCid?.cid ?? null,
     },
     counts: { sip_accounts: sipAccounts, callerids: callerIds, calls, failed_calls: failedCalls, refills },
@@ -160,31 +166,32 @@ export async function clientSip(ctx: Ctx, actor: Actor, input: { login?: unknown
   const rows = await listSipAccounts(ctx, Number(client.id), { includeService, withPassword: false });
   return {
     login: client.login,
-    sip_accounts: rows.map(({ password: _secret, ...rest }) => rest),
+    sip_accounts: rows.map(({ password: _secret, ...rest }) => ({ ...rest, active: rest.active === 1 })),
   };
 }
 
 export async function clientCalls(ctx: Ctx, actor: Actor, input: { login?: unknown; limit?: unknown; offset?: unknown }, which: 'answered' | 'failed') {
   const page = paging(input);
   const client = await portalClient(ctx, actor, input.login);
-  return { login: client.login, ...(await listCalls(ctx, Number(client.id), page, which)) };
+  const history = await listCalls(ctx, Number(client.id), page, which);
+  return { login: client.login, ...history, calls: history.calls.map((c) => ({ ...c, cost: decimalToJsonNumber(c.cost) })) };
 }
 
 export async function clientRefills(ctx: Ctx, actor: Actor, input: { login?: unknown; limit?: unknown; offset?: unknown }) {
   const page = paging(input);
   const client = await portalClient(ctx, actor, input.login);
-  return { login: client.login, ...(await listRefills(ctx, Number(client.id), page)) };
+  const history = await listRefills(ctx, Number(client.id), page);
+  return {
+    login: client.login,
+    ...history,
+    refills: history.refills.map((r) => ({ ...r, amount: decimalToJsonNumber(r.amount), balance_after: decimalToJsonNumber(r.balance_after) })),
+  };
 }
 
 export async function clientCallerIds(ctx: Ctx, actor: Actor, login: unknown) {
   const client = await portalClient(ctx, actor, login);
   const callerids = await listCallerIds(ctx, Number(client.id));
-  return { login: client.login, total: callerids.length, callerids };
-}
-
-/** A per-minute price: at least 4 decimals, up to the 6 stored, so nothing is hidden by rounding. */
-export function formatRate(micros: Micros): string {
-  return formatMoney(micros, 6).replace(/(\.\d{4}\d*?)0+$/, '$1');
+  return { login: client.login, total: callerids.length, callerids: callerids.map((c) => ({ ...c, active: c.active === 1 })) };
 }
 
 /**
@@ -212,8 +219,8 @@ export async function clientRates(ctx: Ctx, actor: Actor, input: { login?: unkno
     rates: rows.map((r) => ({
       prefix: r.prefix,
       destination: r.destination,
-      rate: formatRate(microsFromDb(r.rate_micros)),
-      connect_charge: formatRate(microsFromDb(r.connect_charge_micros)),
+      rate: moneyToJsonNumber(microsFromDb(r.rate_micros)),
+      connect_charge: moneyToJsonNumber(microsFromDb(r.connect_charge_micros)),
       initblock: r.initblock,
       billingblock: r.billingblock,
       minimal_time: r.minimal_time,

@@ -8,6 +8,7 @@ import type { ResellerTransactionsTable } from '../db/schema.js';
 import { badRequest } from '../errors.js';
 import { microsFromDb, moneyToJsonNumber, type Micros } from '../money.js';
 import { paging } from '../util/input.js';
+import { normalizePaymentStatus, paymentOutcome } from './payment-statuses.js';
 import { formatLocal, nowIso } from '../util/time.js';
 
 export type ResellerTransaction = Selectable<ResellerTransactionsTable>;
@@ -16,8 +17,8 @@ export type TransactionKind = 'transfer' | 'payment';
 /** The status of a row whose amount has been credited to the client. */
 export const CREDITED = 'success';
 
-/** Statuses are short lowercase words (`success`, `pending`, `failed`, `expired`, …). */
-export const STATUS_RE = /^[a-z][a-z0-9_-]{0,15}$/;
+/** Statuses are short lowercase words (`success`, `pending`, `failed`, `wrong_amount_waiting`, …). */
+export const STATUS_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 
 export function transactionView(row: ResellerTransaction, login: string) {
   return {
@@ -78,12 +79,10 @@ export async function listTransactions(ctx: Ctx, actor: Actor, query: { status?:
   const { limit, offset } = paging(query);
   let status: string | undefined;
   if (query.status !== undefined && query.status !== null && query.status !== '') {
-    if (typeof query.status !== 'string' || !STATUS_RE.test(query.status.trim().toLowerCase())) {
-      throw badRequest('status', 'must be a status word such as success, pending or failed');
-    }
-    status = query.status.trim().toLowerCase();
-    // A credited payment reads `success`; `paid` (the provider's word for it) finds it too.
-    if (status === 'paid') status = CREDITED;
+    status = typeof query.status === 'string' ? normalizePaymentStatus(query.status) : '';
+    if (!STATUS_RE.test(status)) throw badRequest('status', 'must be a status word such as success, pending or failed');
+    // A credited payment reads `success`; a provider's word for paid (`paid`, `completed`, …) finds it too.
+    if (paymentOutcome(status) === 'paid') status = CREDITED;
   }
   let base = ctx.db.selectFrom('reseller_transactions as t').where('t.reseller_id', '=', actor.id);
   if (status) base = base.where('t.status', '=', status);

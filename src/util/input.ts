@@ -113,10 +113,21 @@ export function bool(value: unknown, field: string, fallback?: boolean): boolean
   throw badRequest(field, 'must be true or false');
 }
 
-/** `limit` (default 50, max 500) and `offset` of list endpoints (CONTRACT §2). */
+export const MAX_PAGE_LIMIT = 500;
+
+/** A `limit` of at least 1; above `max` it is clamped to `max` (CONTRACT §2). */
+export function clampedLimit(value: unknown, max: number, fallback: number, field = 'limit'): number {
+  return Math.min(intInRange(value, field, 1, Number.MAX_SAFE_INTEGER, fallback), max);
+}
+
+/**
+ * `limit` (default 50) and `offset` of list endpoints (CONTRACT §2). A limit above the maximum
+ * is clamped to it, as the hosted service does, rather than refused: a script asking for 1000
+ * gets 500 and the total, and pages on.
+ */
 export function paging(query: { limit?: unknown; offset?: unknown }, defaultLimit = 50): { limit: number; offset: number } {
   return {
-    limit: intInRange(query.limit, 'limit', 1, 500, defaultLimit),
+    limit: clampedLimit(query.limit, MAX_PAGE_LIMIT, defaultLimit),
     offset: intInRange(query.offset, 'offset', 0, 1_000_000_000, 0),
   };
 }

@@ -40,10 +40,13 @@ describe('client api: me, balance, auth, methods', () => {
     assert.equal(unknown.status, 401);
   });
 
-  it('wrong method answers 405', async () => {
-    const res = await t.call('client', 'me', { key: alice.key, method: 'POST', body: {} });
+  it('a read may be POSTed; other methods answer 405', async () => {
+    const posted = await t.call('client', 'me', { key: alice.key, method: 'POST', body: {} });
+    assert.equal(posted.status, 200, JSON.stringify(posted.body));
+    assert.equal(posted.body.data.username, alice.login);
+    const res = await t.call('client', 'me', { key: alice.key, method: 'PUT', body: {} });
     assert.equal(res.status, 405);
     assert.equal(res.body.code, 'METHOD_NOT_ALLOWED');
-    assert.equal(res.headers.get('allow'), 'GET');
+    assert.equal(res.headers.get('allow'), 'GET, POST');
   });
 });

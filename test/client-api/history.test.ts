@@ -103,9 +103,13 @@ describe('client api: call and refill history', () => {
     assert.deepEqual(paged.body.data, { total: 0, limit: 10, offset: 20, calls: [] });
   });
 
-  it('limit outside 1..500 answers 400 naming limit', async () => {
+  it('a limit above 500 is clamped to 500; below 1 or not an integer answers 400 naming limit', async () => {
     for (const endpoint of ['calls', 'refills']) {
-      for (const limit of ['0', '501', '-1', 'abc', '1.5']) {
+      for (const limit of ['501', '1000']) {
+        const res = await t.call('client', endpoint, { key: alice.key, query: { limit } });
+        assert.equal(res.status, 200, `${endpoint} limit=${limit}: ${JSON.stringify(res.body)}`);
+      }
+      for (const limit of ['0', '-1', 'abc', '1.5']) {
         const res = await t.call('client', endpoint, { key: alice.key, query: { limit } });
         assert.equal(res.status, 400, `${endpoint} limit=${limit}: ${JSON.stringify(res.body)}`);
         assert.equal(res.body.success, false);
@@ -126,11 +130,14 @@ describe('client api: call and refill history', () => {
     }
   });
 
-  it('history endpoints are reads: POST answers 405', async () => {
+  it('history endpoints are reads: a POST reads too, with its parameters in the body; PUT answers 405', async () => {
     for (const endpoint of ['calls', 'refills']) {
-      const res = await t.call('client', endpoint, { key: alice.key, body: {} });
-      assert.equal(res.status, 405);
-      assert.equal(res.headers.get('allow'), 'GET');
+      const res = await t.call('client', endpoint, { key: alice.key, body: { limit: 1 } });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.data.limit ?? res.body.limit, 1);
+      const put = await t.call('client', endpoint, { key: alice.key, method: 'PUT', body: {} });
+      assert.equal(put.status, 405);
+      assert.equal(put.headers.get('allow'), 'GET, POST');
     }
   });
 });

@@ -201,10 +201,9 @@ describe('client api: inactive accounts, unknown endpoints, malformed bodies', (
     const res = await t.call('client', 'clear-callerid', { key: alice.key, rawBody: 'cid=1', headers: { 'Content-Type': 'text/plain' } });
     assert.equal(res.status, 400, JSON.stringify(res.body));
     assert.equal(res.body.success, false);
-    const form = await t.call('client', 'clear-callerid', {
-      key: alice.key, rawBody: 'a=1', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    });
-    assert.equal(form.status, 400, JSON.stringify(form.body));
+    const broken = await t.call('client', 'clear-callerid', { key: alice.key, rawBody: '{"cid":', headers: { 'Content-Type': 'application/json' } });
+    assert.equal(broken.status, 400, JSON.stringify(broken.body));
+    assert.equal(broken.body.code, 'INVALID_JSON');
     const callerids = await t.call('client', 'callerids', { key: alice.key });
     assert.equal((callerids.body.data as Array<{ active: number }>).filter((c) => c.active === 1).length, 1);
   });

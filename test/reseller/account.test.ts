@@ -119,7 +119,7 @@ describe('reseller api: agent-portal account endpoints', () => {
     });
 
     it('validates, guards tenancy, and refuses an inactive reseller', async () => {
-      for (const body of [{}, { login: '' }, { login: 7 }]) {
+      for (const body of [{}, { login: '' }, { login: [7] }]) {
         const res = await post('reset-client-password', body);
         assert.equal(res.status, 400, JSON.stringify(res.body));
         assert.equal(res.body.field, 'login');
@@ -320,7 +320,7 @@ describe('reseller api: agent-portal account endpoints', () => {
       }
       assert.deepEqual(await snapshot(sipClient), before);
       assert.deepEqual(await snapshot(alice), otherBefore);
-      const bad = await post('reset-client-sip-password', { login: sipClient.login, sip_login: 42 });
+      const bad = await post('reset-client-sip-password', { login: sipClient.login, sip_login: ['42'] });
       assert.equal(bad.status, 400);
       assert.equal(bad.body.field, 'sip_login');
       assert.equal((await post('reset-client-sip-password', {})).body.field, 'login');

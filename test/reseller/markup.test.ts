@@ -183,9 +183,11 @@ describe('reseller api: markup', () => {
         assert.equal(res.body.field, 'markup_percent');
       }
     }
-    const badLimit = await call(r, 'preview-agent-markup', { markup_percent: 10, limit: 1000 });
+    const badLimit = await call(r, 'preview-agent-markup', { markup_percent: 10, limit: 0 });
     assert.equal(badLimit.status, 400);
     assert.equal(badLimit.body.field, 'limit');
+    // Above its maximum the preview's limit is clamped, like every list's.
+    assert.equal((await call(r, 'preview-agent-markup', { markup_percent: 10, limit: 100000 })).status, 200);
     assert.deepEqual(await ratesOf(r.retailPlanId), before);
     assert.equal((await call(r, 'agent-markup')).body.markup_percent, 20);
     assert.equal((await call(r, 'set-agent-markup', undefined)).status, 405);

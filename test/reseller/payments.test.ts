@@ -124,7 +124,7 @@ describe('reseller api: register-agent-payment', () => {
     assert.equal((await pay(a, documented(login, externalId))).body.duplicate, true);
     assert.deepEqual(await paymentPostings(login), [20_000_000]);
 
-    for (const status of ['failed', 'cancelled', 'expired', 'pending', 'mismatch']) {
+    for (const status of ['failed', 'cancelled', 'expired', 'pending', 'new', 'wrong_amount_waiting', 'cancelled_duplicate']) {
       const other = eid();
       const res = await pay(a, documented(login, other, { status }));
       assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -132,6 +132,49 @@ describe('reseller api: register-agent-payment', () => {
       assert.equal(res.body.transaction.status, status);
     }
     assert.equal(await balanceOf(login), 20_000_000);
+  });
+
+  it('the providers\' own words for paid credit once (Plisio completed/mismatch, Heleket paid/paid_over)', async () => {
+    const login = await newClient(a);
+    const reports: Array<[string, string, string]> = [
+      ['plisio', 'completed', '10.00'], ['plisio', 'mismatch', '2.50'], ['heleket', 'paid', '1.25'], ['heleket', 'Paid_Over', '0.25'],
+    ];
+    let expected = 0;
+    for (const [provider, status, amount] of reports) {
+      const externalId = eid();
+      // First the provider's in-between words (Plisio `pending internal` with its space), then paid.
+      const waiting = await pay(a, documented(login, externalId, { provider, status: provider === 'plisio' ? 'Pending Internal' : 'confirm_check', amount }));
+      assert.equal(waiting.status, 200, JSON.stringify(waiting.body));
+      assert.equal(waiting.body.credited, false);
+      assert.equal(waiting.body.transaction.status, provider === 'plisio' ? 'pending_internal' : 'confirm_check');
+      const res = await pay(a, documented(login, externalId, { provider, status, amount }));
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.credited, true, `${provider} ${status}`);
+      assert.equal(res.body.transaction.status, 'success');
+      expected += Math.round(Number(amount) * 1_000_000);
+      assert.equal(await balanceOf(login), expected);
+      // The provider repeating its callback credits nothing more.
+      assert.equal((await pay(a, documented(login, externalId, { provider, status, amount }))).body.duplicate, true);
+    }
+    assert.equal(await balanceOf(login), expected);
+    // `completed` finds the credited ones in the transaction list, as `paid` and `success` do.
+    const listed = await call(a, 'transactions', undefined, { status: 'completed', limit: 500 });
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    assert.ok(listed.body.transactions.every((tx: { status: string }) => tx.status === 'success'));
+  });
+
+  it('an unknown or misspelt status answers 400 listing the accepted ones and records nothing', async () => {
+    const login = await newClient(a);
+    const before = await txCount();
+    for (const status of ['payed', 'complete', 'ok', 'done']) {
+      const res = await pay(a, documented(login, eid(), { status }));
+      assert.equal(res.status, 400, `${status}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.field, 'status');
+      assert.equal(res.body.code, 'UNKNOWN_PAYMENT_STATUS');
+      for (const word of ['paid', 'completed', 'mismatch', 'paid_over', 'pending']) assert.match(res.body.error, new RegExp(`\\b${word}\\b`));
+    }
+    assert.equal(await txCount(), before);
+    assert.equal(await balanceOf(login), 0);
   });
 
   it('a repeat with another amount, client or currency is 409 and changes nothing', async () => {
@@ -222,7 +265,9 @@ describe('reseller api: register-agent-payment', () => {
       [{ status: undefined }, 'status'],
       [{ status: 'paid!' }, 'status'],
       [{ status: 'success' }, 'status'],
-      [{ status: 'x'.repeat(17) }, 'status'],
+      [{ status: 'x'.repeat(33) }, 'status'],
+      [{ status: 'payed' }, 'status'],
+      [{ status: 'complete' }, 'status'],
       [{ currency: 'euro money' }, 'currency'],
       [{ currency: 'E' }, 'currency'],
       [{ provider: 'plisio; drop' }, 'provider'],
