@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import type { Ctx } from './context.js';
 import { openDatabase, type DbHandle } from './db/connect.js';
 import { migrateToLatest } from './db/migrations.js';
+import { reportStrayQueriesTo } from './db/tx.js';
 import { buildApp } from './http/app.js';
 import { RateCache } from './plans/rate-cache.js';
 import { startReservationExpiry } from './calls/reservation-expiry.js';
@@ -33,6 +34,7 @@ async function checkSecretFingerprint(handle: DbHandle, secrets: SecretBox): Pro
 /** Opens the database, migrates it and builds the service context. */
 export async function openContext(config: Config, log: Logger): Promise<{ ctx: Ctx; handle: DbHandle; secretCreated: boolean }> {
   const handle = openDatabase(config.databaseUrl, config.databaseSchema);
+  reportStrayQueriesTo(handle.db, log);
   await migrateToLatest(handle.db as never, handle.dialect);
   const { secret, created } = loadMasterSecret(config.secret, config.dataDir);
   const secrets = new SecretBox(secret);
