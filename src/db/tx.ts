@@ -24,6 +24,7 @@
 // Work meant to outlive the transaction, not awaited by it, runs through outsideTransaction().
 import { Kysely, type Dialect as KyselyDialect, type Driver } from 'kysely';
 import type { Logger } from 'pino';
+import type { Ctx, TxCtx } from '../context.js';
 import type { Database } from './schema.js';
 import type { Db, Trx } from './connect.js';
 import type { TransactionBatcher } from './tx-batch.js';
@@ -167,4 +168,12 @@ export function inTx<T>(db: Db | Trx, fn: (trx: Trx) => Promise<T>): Promise<T> 
   }
   const batcher = batchers.get(base);
   return batcher ? batcher.run(fn) : base.transaction().execute((trx) => runTransactionCallback(base, trx, fn));
+}
+
+/**
+ * inTx for a service holding a ctx: the callback gets the context bound to the transaction,
+ * so the helpers it calls with it query through the transaction.
+ */
+export function inCtxTx<T>(ctx: Ctx, fn: (tx: TxCtx) => Promise<T>): Promise<T> {
+  return inTx(ctx.db, (trx) => fn({ ...ctx, db: trx }));
 }

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import type { Ctx } from '../../src/context.js';
-import { inTx, outsideTransaction, StrayQueryError } from '../../src/db/tx.js';
+import type { Ctx, TxCtx } from '../../src/context.js';
+import { inCtxTx, inTx, outsideTransaction, StrayQueryError } from '../../src/db/tx.js';
 import { createClient, createPlan, startTestServer, type TestServer } from '../helpers/server.js';
 
 /** Settles with 'hung' when the promise does not settle within `ms`: a self-wait shows as a failure, not a stuck suite. */
@@ -39,6 +39,17 @@ async function renameThroughTrx(ctx: Ctx, login: string, name: string): Promise<
     const row = await trx.selectFrom('accounts').select('name').where('login', '=', login).executeTakeFirstOrThrow();
     return row.name ?? '';
   });
+}
+
+/** A helper that must run in its caller's transaction says so in its type. */
+async function nameOf(tx: TxCtx, login: string): Promise<string | null> {
+  const row = await tx.db.selectFrom('accounts').select('name').where('login', '=', login).executeTakeFirstOrThrow();
+  return row.name;
+}
+// Checked by `npm run typecheck`: a plain context (the base database) is not a transaction's.
+export function typeLevelChecks(ctx: Ctx) {
+  // @ts-expect-error ctx.db may be the base database
+  return nameOf(ctx, 'x');
 }
 
 const logLines: Array<Record<string, unknown>> = [];
@@ -122,6 +133,12 @@ describe('a query on the base database inside a transaction', () => {
     // The same context after the transaction has ended: the base database is free again.
     const later = await ctx.db.selectFrom('accounts').select('id').where('login', '=', logins[0]).executeTakeFirstOrThrow();
     assert.equal(Number(later.id), value);
+    // The context form: helpers handed the transaction's context see its writes.
+    const seen = await inCtxTx(ctx, async (tx) => {
+      await tx.db.updateTable('accounts').set({ name: 'seen-in-tx' }).where('login', '=', logins[3]).execute();
+      return nameOf(tx, logins[3]);
+    });
+    assert.equal(seen, 'seen-in-tx');
   });
 
   test('requests keep being served after a refused stray query', async () => {
