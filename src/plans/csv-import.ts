@@ -17,7 +17,7 @@ import { MAX_PREFIX_DIGITS, PrefixIndex } from '../rating/prefix-index.js';
 import type { RateRow } from '../rating/rate-table.js';
 import { positiveInt } from '../util/input.js';
 import { nowIso } from '../util/time.js';
-import { bumpRatesVersion, lockDerivedPlans, parseRate, rebuildRetailPlan } from './plans.js';
+import { bumpRatesVersion, lockDerivedPlans, MAX_PRICE_MICROS, parseRate, rebuildRetailPlan } from './plans.js';
 
 export const CSV_COLUMNS = ['prefix', 'destination', 'rate', 'connect_charge', 'initblock', 'billingblock', 'minimal_time'] as const;
 /** Bad rows listed in the report; the rest are only counted. */
@@ -259,6 +259,8 @@ export type CsvRate = RateRow;
 
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 const NO = -1;
+/** Dearer rows go through parseRate, which refuses them naming the column. */
+const MAX_PRICE = Number(MAX_PRICE_MICROS);
 
 /** `123.456` as micro-units; NO for anything else (sign, spaces, > 9 whole digits, > 6 decimals). */
 function plainMicros(s: string): number {
@@ -326,7 +328,8 @@ export function parseCsvRow(f: readonly string[]): CsvRate {
     const initblock = plainInt(f[4], 1, 86400, 1);
     const billingblock = plainInt(f[5], 1, 86400, 1);
     const minimalTime = plainInt(f[6], 0, 86400, 0);
-    if (trimmed !== '' && rate !== NO && connect !== NO && initblock !== NO && billingblock !== NO && minimalTime !== NO) {
+    if (trimmed !== '' && rate !== NO && connect !== NO && initblock !== NO && billingblock !== NO && minimalTime !== NO
+      && rate <= MAX_PRICE && connect <= MAX_PRICE) {
       return { prefix: f[0], destination: trimmed, rateMicros: rate, connectChargeMicros: connect, initblock, billingblock, minimalTime };
     }
   }

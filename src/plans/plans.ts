@@ -14,6 +14,18 @@ import { nowIso } from '../util/time.js';
 
 export const DEFAULT_MARKUP_MICRO_PERCENT = 20_000_000n;
 export const MAX_RATES_PER_REQUEST = 10_000;
+/**
+ * The largest rate (per minute) or connect charge a plan takes: 100,000,000 in any currency.
+ * Rates are read back as exact JavaScript numbers (rate tables, PostgreSQL int8 parsing), so
+ * a row times the largest markup (1000%, x11) must stay below 2^53 micro-units.
+ */
+export const MAX_PRICE_MICROS = 100_000_000n * 1_000_000n;
+
+function price(value: unknown, field: string, fallback?: Micros): Micros {
+  const micros = fallback === undefined ? money(value, field) : optionalMoney(value, field, fallback);
+  if (micros > MAX_PRICE_MICROS) throw badRequest(field, 'must be at most 100000000');
+  return micros;
+}
 const UPSERT_BATCH = 500;
 
 export interface RateInput {
@@ -34,8 +46,8 @@ export function parseRate(raw: unknown, field: string): RateInput {
   return {
     prefix,
     destination: requiredString(r.destination, `${field}.destination`, 100),
-    rateMicros: money(r.rate, `${field}.rate`),
-    connectChargeMicros: optionalMoney(r.connect_charge, `${field}.connect_charge`, 0n),
+    rateMicros: price(r.rate, `${field}.rate`),
+    connectChargeMicros: price(r.connect_charge, `${field}.connect_charge`, 0n),
     initblock: intInRange(r.initblock, `${field}.initblock`, 1, 86400, 1),
     billingblock: intInRange(r.billingblock, `${field}.billingblock`, 1, 86400, 1),
     minimalTime: intInRange(r.minimal_time, `${field}.minimal_time`, 0, 86400, 0),
