@@ -5,12 +5,15 @@
 // transaction's writes, and it deadlocks once the pool is exhausted or it needs a row the
 // transaction locked. Both dialects refuse it at once, with an error that says what to do.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import type { Ctx, TxCtx } from '../../src/context.js';
 import { inCtxTx, inTx, outsideTransaction, StrayQueryError } from '../../src/db/tx.js';
-import { createClient, createPlan, startTestServer, type TestServer } from '../helpers/server.js';
+import { createClient, createPlan, runCli, startTestServer, type TestServer } from '../helpers/server.js';
 
 /** Settles with 'hung' when the promise does not settle within `ms`: a self-wait shows as a failure, not a stuck suite. */
 function within<T>(promise: Promise<T>, ms: number): Promise<PromiseSettledResult<T> | 'hung'> {
@@ -139,6 +142,41 @@ describe('a query on the base database inside a transaction', () => {
       return nameOf(tx, logins[3]);
     });
     assert.equal(seen, 'seen-in-tx');
+  });
+
+  test('a large rate table reloads in the background, started from inside the call\'s transaction', async () => {
+    // Above 50,000 rows a changed table is reloaded beside the authorize transaction, which
+    // answers from the stale one meanwhile: that reload is detached work, not a stray query.
+    const { plan } = await t.admin('create-plan', { name: 'LARGE' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'll-large-'));
+    try {
+      const file = path.join(dir, 'large.csv');
+      const lines = ['44,UK,1.00,0,1,1,0'];
+      for (let i = 0; i < 50_001; i++) lines.push(`9${String(i).padStart(6, '0')},Filler,0.01`);
+      fs.writeFileSync(file, lines.join('\n') + '\n');
+      const imported = await runCli(t, ['import-rates', String(plan.id), file], { dataDir: dir });
+      assert.equal(imported.code, 0, imported.stderr);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const client = await createClient(t, plan.id, { balance: '1' });
+    const switchKey = (await t.admin('create-switch-key', { name: 'large-plan' })).api_key;
+    let n = 0;
+    const maxDuration = async () => {
+      const res = await t.call('switch', 'authorize', { key: switchKey, body: { uniqueid: `large-${++n}`, sip_login: client.sip.name, destination: '4420000000' } });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      await t.call('switch', 'cdr', { key: switchKey, body: { uniqueid: `large-${n}`, sip_login: client.sip.name, destination: '4420000000', answered_seconds: 0, disposition: 'NO ANSWER' } });
+      return res.body.max_duration as number;
+    };
+    assert.equal(await maxDuration(), 60, '1.00 a minute on a balance of 1');
+    await t.admin('add-rates', { plan_id: plan.id, rates: [{ prefix: '44', destination: 'UK', rate: '2.00' }] });
+    const deadline = Date.now() + 10_000;
+    let seen = await maxDuration();
+    while (seen !== 30 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      seen = await maxDuration();
+    }
+    assert.equal(seen, 30, 'the new rate (2.00 a minute) applies once the background reload is done');
   });
 
   test('requests keep being served after a refused stray query', async () => {
