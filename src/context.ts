@@ -21,5 +21,13 @@ export interface Ctx {
   sqliteReader?: import('better-sqlite3').Database;
 }
 
+/**
+ * A context bound to an open transaction. A helper that must run inside its caller's
+ * transaction takes a TxCtx: handing it a plain ctx (the base database) does not compile.
+ */
+export interface TxCtx extends Ctx {
+  db: Trx;
+}
+
 /** The same context bound to an open transaction. */
-export const withTrx = (ctx: Ctx, trx: Trx): Ctx => ({ ...ctx, db: trx });
+export const withTrx = (ctx: Ctx, trx: Trx): TxCtx => ({ ...ctx, db: trx });

@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import type { Ctx } from './context.js';
 import { openDatabase, type DbHandle } from './db/connect.js';
 import { migrateToLatest } from './db/migrations.js';
+import { reportStrayQueriesTo } from './db/tx.js';
 import { buildApp } from './http/app.js';
 import { RateCache } from './plans/rate-cache.js';
 import { startReservationExpiry } from './calls/reservation-expiry.js';
@@ -36,6 +37,7 @@ async function checkSecretFingerprint(handle: DbHandle, secrets: SecretBox): Pro
 /** Opens the database, migrates it and builds the service context. */
 export async function openContext(config: Config, log: Logger): Promise<{ ctx: Ctx; handle: DbHandle; secretCreated: boolean }> {
   const handle = openDatabase(config.databaseUrl, config.databaseSchema);
+  reportStrayQueriesTo(handle.db, log);
   await migrateToLatest(handle.db as never, handle.dialect);
   // The data directory holds secret.key (and by default the database): the operator's alone.
   if (!config.secret) fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });

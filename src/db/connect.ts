@@ -9,7 +9,7 @@ import {
   type DatabaseConnection, type Transaction,
 } from 'kysely';
 import type { Database } from './schema.js';
-import { batchTransactionsOf } from './tx.js';
+import { batchTransactionsOf, guardedDatabase } from './tx.js';
 import { TransactionBatcher } from './tx-batch.js';
 import { WalSync } from './wal-sync.js';
 
@@ -119,9 +119,7 @@ export function openDatabase(databaseUrl: string, schema = ''): DbHandle {
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('cache_size = -65536'); // 64 MiB page cache: rates, accounts and indexes stay hot
     sqlite.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({
-      dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) as never }),
-    });
+    const db = guardedDatabase(new ImmediateSqliteDialect({ database: withStatementCache(sqlite) as never }));
     // Transactions run through inTx() share BEGIN/COMMIT with those arriving alongside them.
     batchTransactionsOf(db, new TransactionBatcher(db));
     const sqliteReader = file === ':memory:' ? undefined : new SqliteDatabase(file, { readonly: true });
@@ -152,7 +150,7 @@ export function openDatabase(databaseUrl: string, schema = ''): DbHandle {
     return p;
   };
   const pool = newPool(10);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = guardedDatabase(new PostgresDialect({ pool }));
   const pgSidePool = newPool(2);
   // PostgreSQL commits are durable when they return (synchronous_commit = on).
   return {

@@ -10,6 +10,7 @@ import { AppError } from '../errors.js';
 import { sqliteBatchSize } from '../metrics.js';
 import type { Database } from './schema.js';
 import type { Db, Trx } from './connect.js';
+import { runTransactionCallback } from './tx.js';
 
 interface Item {
   fn: (trx: Trx) => Promise<unknown>;
@@ -76,13 +77,13 @@ export class TransactionBatcher {
     try {
       if (batch.length === 1) {
         // Alone in its batch: the transaction is its own, no savepoint needed.
-        succeeded.push({ item: batch[0], value: await batch[0].fn(trx) });
+        succeeded.push({ item: batch[0], value: await runTransactionCallback(this.db, trx, batch[0].fn) });
       } else {
         for (const item of batch) {
           await trx.executeQuery(SAVEPOINT);
           let value: unknown;
           try {
-            value = await item.fn(trx);
+            value = await runTransactionCallback(this.db, trx, item.fn);
           } catch (err) {
             // If SQLite already aborted the whole transaction (I/O error, disk full), this throws
             // and the whole batch fails below: nothing of it is applied, and everyone is told.

@@ -14,6 +14,7 @@ import { nowIso } from '../util/time.js';
 
 export const DEFAULT_MARKUP_MICRO_PERCENT = 20_000_000n;
 export const MAX_RATES_PER_REQUEST = 10_000;
+
 const UPSERT_BATCH = 500;
 
 export interface RateInput {

@@ -2,6 +2,7 @@
 // `rates_version` (bumped in the transaction of every rate change). A stale table keeps
 // serving calls while its replacement loads, so a rate change never stops calls.
 import type { Db, Trx } from '../db/connect.js';
+import { outsideTransaction } from '../db/tx.js';
 import { RateTable } from '../rating/rate-table.js';
 
 const LOAD_BATCH_ROWS = 50_000;
@@ -29,7 +30,8 @@ export class RateCache {
     const entry = this.#entries.get(planId);
     if (entry && entry.version >= version) return entry.table;
     if (entry && entry.table.size > SYNC_RELOAD_MAX_ROWS) {
-      void this.#reload(planId, version, entry, this.db).catch(() => {});
+      // In the background, not awaited by the caller's transaction (which may be open).
+      void outsideTransaction(() => this.#reload(planId, version, entry, this.db)).catch(() => {});
       return entry.table;
     }
     return this.#reload(planId, version, entry, db);

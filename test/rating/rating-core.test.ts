@@ -6,6 +6,7 @@ import {
   billedSeconds, callCostMicros, maxAffordableSeconds, maxDurationForAll, minimumBlockCostMicros, type Tariff,
 } from '../../src/rating/tariff.js';
 import { formatMoney, parseMoney } from '../../src/money.js';
+import { propOptions } from '../props/seed.js';
 
 const tariffArb: fc.Arbitrary<Tariff> = fc.record({
   rateMicrosPerMinute: fc.bigInt({ min: 0n, max: 50_000_000n }),
@@ -37,7 +38,7 @@ describe('rating core: cost and call limits', () => {
   it('cost never decreases with duration', () => {
     fc.assert(fc.property(tariffArb, fc.integer({ min: 0, max: 7200 }), fc.integer({ min: 0, max: 600 }), (t, n, extra) => {
       assert.ok(callCostMicros(t, n) <= callCostMicros(t, n + extra));
-    }));
+    }), propOptions(500));
   });
 
   it('cost(maxDuration(b)) <= b and one more billing block exceeds b', () => {
@@ -50,7 +51,7 @@ describe('rating core: cost and call limits', () => {
       assert.ok(n <= maxS);
       assert.ok(callCostMicros(t, n) <= balance);
       if (n < maxS) assert.ok(callCostMicros(t, n + 1) > balance, 'the next second starts a block that is not affordable');
-    }));
+    }), propOptions(500));
   });
 
   it('several payers: the limit is affordable for each', () => {
@@ -59,7 +60,7 @@ describe('rating core: cost and call limits', () => {
       for (const p of payers) {
         if (n > 0) assert.ok(callCostMicros(p.tariff, n) <= p.availableMicros);
       }
-    }));
+    }), propOptions(500));
   });
 
   it('the longest prefix wins', () => {
@@ -75,7 +76,7 @@ describe('rating core: cost and call limits', () => {
           .sort((a, b) => b.p.length - a.p.length)[0];
         assert.equal(idx.longestMatch(number), expected ? expected.i : -1);
       },
-    ));
+    ), propOptions(300));
   });
 
   it('prefix index: replace, leading zeros, non-digits', () => {

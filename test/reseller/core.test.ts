@@ -157,7 +157,7 @@ describe('reseller api: core', () => {
 
   it('clients: its own only, paged, with total', async () => {
     const r = await newReseller();
-    const made = [];
+    const made: string[] = [];
     for (let i = 0; i < 3; i++) made.push((await newClient(r)).client.login);
     const all = await call(r, 'clients');
     assert.equal(all.status, 200);
@@ -173,8 +173,9 @@ describe('reseller api: core', () => {
     assert.ok(!ofA.includes(adminClient.login));
     assert.ok(!ofA.some((l: string) => made.includes(l)));
     assert.equal((await call(r, 'clients', undefined, { limit: 1000 })).body.limit, 500, 'a limit above 500 is clamped');
-    for (const query of [{ limit: 0 }, { limit: 'x' }, { offset: -1 }]) {
-      const bad = await call(r, 'clients', undefined, query as Record<string, string | number>);
+    const badQueries: Array<Record<string, string | number>> = [{ limit: 0 }, { limit: 'x' }, { offset: -1 }];
+    for (const query of badQueries) {
+      const bad = await call(r, 'clients', undefined, query);
       assert.equal(bad.status, 400);
       assert.equal(bad.body.field, Object.keys(query)[0]);
     }

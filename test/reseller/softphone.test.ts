@@ -390,10 +390,11 @@ admin: {
       await running.stop();
       throw new Error(`janus exited (${exited}) before serving HTTP:\n${output.slice(-4000)}`);
     }
-    let info: { janus?: string; auth_token?: boolean; plugins?: Record<string, unknown> } | null = null;
+    type JanusInfo = { janus?: string; auth_token?: boolean; plugins?: Record<string, unknown> };
+    let info: JanusInfo | null = null;
     try {
       const res = await fetch(`${running.url}/info`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) info = await res.json() as typeof info;
+      if (res.ok) info = await res.json() as JanusInfo;
     } catch { /* not up yet */ }
     if (info?.janus === 'server_info') {
       if (info.auth_token !== true || !info.plugins || !('janus.plugin.sip' in info.plugins)) {
