@@ -92,7 +92,10 @@ describe('money: parse, format, round', () => {
   });
 
   it('format with 0-6 decimals rounds half-up, away from zero, never showing -0', () => {
-    fc.assert(fc.property(microsArb, fc.integer({ min: 0, max: 6 }), (micros, decimals) => {
+    // Within a unit of the range's ends, rounding can show an amount just past it, which
+    // parseMoney rightly refuses: those are left to the inverse property above.
+    const roundable = microsArb.filter((m) => (m < 0n ? -m : m) <= MAX_AMOUNT_MICROS - 1_000_000n);
+    fc.assert(fc.property(roundable, fc.integer({ min: 0, max: 6 }), (micros, decimals) => {
       const text = formatMoney(micros, decimals);
       assert.equal(text, refFormat(micros, decimals));
       // Reading it back gives the amount rounded to that many places: within half a unit of it.
