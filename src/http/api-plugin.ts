@@ -10,6 +10,7 @@ import { AppError, forbidden, unauthorized } from '../errors.js';
 import { hashRequest, runIdempotent } from '../idempotency/idempotency.js';
 import { httpLatency, httpRequests } from '../metrics.js';
 import type { ApiDefinition, Endpoint, Input } from './endpoint.js';
+import { compileApi } from './schema-runtime.js';
 
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const BOTH_METHODS = ['GET', 'POST'];
@@ -40,6 +41,7 @@ export function toAppError(err: unknown): AppError | null {
 
 export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx): void {
   const byName = new Map<string, Endpoint>(api.endpoints.map((e) => [e.name, e]));
+  const schemas = compileApi(api);
   const flag = api.flag;
 
   const fail = (reply: FastifyReply, err: AppError) => {
@@ -73,7 +75,8 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     const started = process.hrtime.bigint();
     const query = request.query as Record<string, unknown>;
-    const name = typeof query.endpoint === 'string' ? query.endpoint : '';
+    // `?endpoint=NAME`, or the path form `/client-api/index.php/NAME` that `/docs` describes.
+    const name = (request.params as { endpoint?: string }).endpoint ?? (typeof query.endpoint === 'string' ? query.endpoint : '');
     const endpoint = byName.get(name);
     const label = endpoint ? name : 'unknown';
     let actor: Actor | null = null;
@@ -101,6 +104,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
         if (typeof body !== 'object' || Array.isArray(body)) throw new AppError(400, 'INVALID_JSON', 'body: must be a JSON object', 'body');
         input = body as Input;
       }
+      schemas.get(name)!.validate(input);
       const info = { ip: request.ip };
       const idemHeader = request.headers['idempotency-key'];
       const fieldKey = endpoint.idempotencyField ? input[endpoint.idempotencyField] : undefined;
@@ -133,7 +137,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
         // Acknowledge a write only once it is on disk.
         await ctx.durable();
       }
-      return reply.code(statusCode).send(payload);
+      return reply.code(statusCode).type('application/json; charset=utf-8').send(schemas.get(name)!.serialize(payload as Record<string, unknown>));
     } catch (caught) {
       let err = toAppError(caught);
       if (!err) {
@@ -154,7 +158,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
       request.log.error({ err }, 'request failed');
       return fail(reply, new AppError(500, 'INTERNAL_ERROR', 'Internal error; the request was not applied'));
     });
-    for (const url of [`${api.basePath}/index.php`, `${api.basePath}/`, api.basePath]) {
+    for (const url of [`${api.basePath}/index.php`, `${api.basePath}/`, api.basePath, `${api.basePath}/index.php/:endpoint`]) {
       scope.route({ method: [...ALL_METHODS], url, handler: handle });
     }
   });
