@@ -76,7 +76,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
     const started = process.hrtime.bigint();
     const query = request.query as Record<string, unknown>;
     // `?endpoint=NAME`, or the path form `/client-api/index.php/NAME` that `/docs` describes.
-    const name = (request.params as { endpoint?: string }).endpoint ?? (typeof query.endpoint === 'string' ? query.endpoint : '');
+    const name = (request.params as { endpoint?: string }).endpoint || (typeof query.endpoint === 'string' ? query.endpoint : '');
     const endpoint = byName.get(name);
     const label = endpoint ? name : 'unknown';
     let actor: Actor | null = null;

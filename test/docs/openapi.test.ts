@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Type as T } from '@sinclair/typebox';
 import type { ApiDefinition } from '../../src/http/endpoint.js';
-const compileApi: any = () => { throw new Error('no schema runtime'); };
+import { compileApi } from '../../src/http/schema-runtime.js';
 import { createClient, createPlan, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
 
 type Json = Record<string, any>;
