@@ -1,11 +1,11 @@
 // OpenAPI 3.1 description of every endpoint, generated from the same definitions that validate
 // the requests and serialize the answers (schema-runtime.ts), so it cannot drift.
 //
-// The original document selects an operation with `?endpoint=NAME`. A query string is not part
-// of an OpenAPI path template, so client generators cannot use that form: each operation is
-// described twice, under its path form `/client-api/index.php/NAME` (which the server answers
-// exactly like the query form; use it with generated clients) and, for readers of the original
-// document, under `/client-api/index.php?endpoint=NAME`.
+// The original document selects an operation with `?endpoint=NAME`. A query string cannot be
+// part of an OpenAPI path (validators refuse it and client generators cannot call it), so each
+// operation is described under its path form `/client-api/index.php/NAME`, which the server
+// answers exactly like the query form; each operation names its query form in its description
+// and in `x-query-form`.
 import type { TSchema } from '@sinclair/typebox';
 import type { ApiDefinition, Endpoint, ErrorCodes } from './endpoint.js';
 import { successSchema } from './schema-runtime.js';
@@ -97,7 +97,7 @@ function sharedResponse(c: Components, api: ApiDefinition, status: number, codes
   return { $ref: `#/components/responses/${name}` };
 }
 
-function operation(c: Components, api: ApiDefinition, e: Endpoint, method: 'get' | 'post', schemaName: string | null, byQuery: boolean): Json {
+function operation(c: Components, api: ApiDefinition, e: Endpoint, method: 'get' | 'post', schemaName: string | null): Json {
   const properties = (e.input?.properties ?? {}) as Record<string, TSchema>;
   const required = new Set(e.input?.required ?? []);
   const responses: Json = {
@@ -107,11 +107,12 @@ function operation(c: Components, api: ApiDefinition, e: Endpoint, method: 'get'
   };
   for (const [status, codes] of errorCodesOf(api, e)) responses[status] = sharedResponse(c, api, status, codes);
   const op: Json = {
-    operationId: camel(api.name, e.name, ...(e.method === 'BOTH' ? [method] : []), ...(byQuery ? ['by', 'query'] : [])),
+    operationId: camel(api.name, e.name, ...(e.method === 'BOTH' ? [method] : [])),
     tags: [api.title],
     summary: e.summary,
     description: `${e.summary}.\n\nServed at \`${api.basePath}/index.php/${e.name}\` and \`${api.basePath}/index.php?endpoint=${e.name}\`.`
       + (e.method === 'GET' ? '' : ' Parameters may come in the query string too; body fields win.'),
+    'x-query-form': `${api.basePath}/index.php?endpoint=${e.name}`,
     'x-roles': e.roles,
     security: [{ ApiKey: [] }],
     parameters: [
@@ -149,20 +150,15 @@ export function openApiDocument(apis: ApiDefinition[], version: string) {
       const schemaName = success ? camel(api.name, e.name, 'answer').replace(/^./, (c) => c.toUpperCase()) : null;
       if (success && schemaName) schemas[schemaName] = plain(success);
       const methods: Array<'get' | 'post'> = e.method === 'BOTH' ? ['get', 'post'] : [e.method === 'GET' ? 'get' : 'post'];
-      const byPath: Json = {};
-      const byQuery: Json = {};
-      for (const method of methods) {
-        byPath[method] = operation(c, api, e, method, schemaName, false);
-        byQuery[method] = operation(c, api, e, method, schemaName, true);
-      }
-      paths[`${api.basePath}/index.php/${e.name}`] = byPath;
-      // The original document's form, for readers; generators use the path form above.
-      paths[`${api.basePath}/index.php?endpoint=${e.name}`] = byQuery;
+      const item: Json = {};
+      for (const method of methods) item[method] = operation(c, api, e, method, schemaName);
+      paths[`${api.basePath}/index.php/${e.name}`] = item;
     }
   }
   paths['/healthz'] = {
     get: {
       operationId: 'healthz', summary: 'Liveness: the database is reachable and migrated', security: [],
+      description: 'Needs no key; 503 while the database is unreachable.',
       responses: {
         200: { description: 'Up', content: { 'application/json': { schema: { type: 'object', required: ['ok'], properties: { ok: { const: true } } } } } },
         503: { description: 'Database unreachable', content: { 'application/json': { schema: { type: 'object', properties: { ok: { const: false }, error: { type: 'string' }, code: { type: 'string' } } } } } },
@@ -177,6 +173,7 @@ export function openApiDocument(apis: ApiDefinition[], version: string) {
       description: 'Prepaid VoIP billing: Client, Reseller, Admin and Switch APIs. Authenticate with X-API-Key. '
         + 'Each operation is served at `/<api>/index.php/NAME` and, as the original document has it, at `/<api>/index.php?endpoint=NAME`.',
     },
+    servers: [{ url: '/', description: 'This server' }],
     paths,
     components: {
       securitySchemes: { ApiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
