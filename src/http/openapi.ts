@@ -32,9 +32,9 @@ const plain = (schema: TSchema): Json => JSON.parse(JSON.stringify(schema)) as J
 const camel = (...parts: string[]) => parts.join('-').split(/[^A-Za-z0-9]+/).filter(Boolean)
   .map((w, i) => (i === 0 ? w : w[0].toUpperCase() + w.slice(1))).join('');
 
-/** Every error status the endpoint can answer, with its codes: the shared ones plus its own. */
-export function errorCodesOf(api: ApiDefinition, e: Endpoint): Map<number, string[]> {
-  const writes = e.method !== 'GET';
+/** Every error status the endpoint can answer by this method, with its codes: the shared ones plus its own. */
+export function errorCodesOf(api: ApiDefinition, e: Endpoint, method: 'get' | 'post'): Map<number, string[]> {
+  const writes = method === 'post';
   const own: ErrorCodes = e.errors ?? {};
   const codes = new Map<number, Set<string>>();
   const add = (status: number, ...list: string[]) => {
@@ -105,7 +105,7 @@ function operation(c: Components, api: ApiDefinition, e: Endpoint, method: 'get'
       ? { description: 'Success', content: { 'application/json': { schema: { $ref: `#/components/schemas/${schemaName}` } } } }
       : { description: 'Success', content: { 'application/json': { schema: { type: 'object', required: [api.flag], properties: { [api.flag]: { const: true } } } } } },
   };
-  for (const [status, codes] of errorCodesOf(api, e)) responses[status] = sharedResponse(c, api, status, codes);
+  for (const [status, codes] of errorCodesOf(api, e, method)) responses[status] = sharedResponse(c, api, status, codes);
   const op: Json = {
     operationId: camel(api.name, e.name, ...(e.method === 'BOTH' ? [method] : [])),
     tags: [api.title],

@@ -86,6 +86,31 @@ describe('/docs', () => {
     assert.ok(codesOf('/switch-api/index.php/cdr', 'post', 400).includes('VALIDATION_ERROR'));
   });
 
+  it('the error answers the server gives are the documented ones (status and code)', async () => {
+    const seen: Array<[string, string, { status: number; body: Json }]> = [];
+    const record = (family: string, name: string, method: string, res: { status: number; body: Json }) =>
+      seen.push([`/${family}-api/index.php/${name}`, method, res]);
+    record('client', 'me', 'get', await t.call('client', 'me', { key: null }));
+    record('client', 'me', 'get', await t.call('client', 'me', { key: t.adminKey }));
+    record('client', 'add-callerid', 'post', await t.call('client', 'add-callerid', { key: client.key, method: 'GET' }));
+    record('client', 'delete-callerid', 'post', await t.call('client', 'delete-callerid', { key: client.key, body: { id: 999999 } }));
+    record('admin', 'refill', 'post', await t.call('admin', 'refill', { key: t.adminKey, body: { login: client.login, amount: '-1000' } }));
+    const { vouchers } = await t.admin('create-vouchers', { value: '1' });
+    assert.equal((await t.call('client', 'redeem-voucher', { key: client.key, body: { voucher: vouchers[0] } })).status, 200);
+    record('client', 'redeem-voucher', 'post', await t.call('client', 'redeem-voucher', { key: client.key, body: { voucher: vouchers[0] } }));
+    for (let i = 0; i < 12; i++) {
+      const res = await t.call('client', 'change-password', { key: client.key, body: { current_password: `wrong-${i}`, new_password: 'NewPassw0rd' } });
+      record('client', 'change-password', 'post', res);
+      if (res.status === 429) break;
+    }
+    const statuses = new Set(seen.map(([, , res]) => res.status));
+    for (const status of [401, 402, 403, 404, 405, 409, 429]) assert.ok(statuses.has(status), `the scenario produced a ${status}`);
+    for (const [path, method, res] of seen) {
+      assert.ok(res.status >= 400, `${path}: ${JSON.stringify(res.body)}`);
+      assert.ok(codesOf(path, method, res.status).includes(res.body.code), `${path} documents ${res.status} ${res.body.code}`);
+    }
+  });
+
   it('describes each endpoint under its path form too, and the server answers it like the query form', async () => {
     assert.equal(op('/client-api/index.php/me', 'get')['x-query-form'], '/client-api/index.php?endpoint=me', 'the original document\'s form is named');
     assert.ok(Object.keys(doc.paths).every((p) => !p.includes('?')), 'no query string in a path: the document validates');
