@@ -144,6 +144,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
         request.log.error({ err: caught, api: api.name, endpoint: name }, 'request failed');
         err = new AppError(500, 'INTERNAL_ERROR', 'Internal error; the request was not applied');
       }
+      if (endpoint) err = schemas.get(name)!.checkError(err, request.method);
       if (isWrite && err.status !== 404 && err.status !== 405) await audit(actor, name, request.method, request.ip, err.status, err.code);
       return fail(reply, err);
     } finally {

@@ -14,7 +14,7 @@ import {
   CallerIdOut, CallsPageOut, IpAuthOut, RefillsPageOut, SipAccountOut,
 } from './answer-schemas.js';
 import type { ApiDefinition, Endpoint } from './endpoint.js';
-import { Flag01, FlagIn, IdIn, IntIn, LocalTime, Money4, Nullable, Opt, PagingIn, Text } from './wire-types.js';
+import { Flag01, FlagIn, IdIn, IntIn, Money4, Nullable, Opt, PagingIn, Text } from './wire-types.js';
 
 const client = ['client'] as const;
 const Paging = T.Object(PagingIn);

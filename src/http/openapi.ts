@@ -7,8 +7,8 @@
 // answers exactly like the query form; each operation names its query form in its description
 // and in `x-query-form`.
 import type { TSchema } from '@sinclair/typebox';
-import type { ApiDefinition, Endpoint, ErrorCodes } from './endpoint.js';
-import { successSchema } from './schema-runtime.js';
+import type { ApiDefinition, Endpoint } from './endpoint.js';
+import { errorCodesOf, successSchema } from './schema-runtime.js';
 
 type Json = Record<string, unknown>;
 
@@ -31,34 +31,6 @@ const plain = (schema: TSchema): Json => JSON.parse(JSON.stringify(schema)) as J
 
 const camel = (...parts: string[]) => parts.join('-').split(/[^A-Za-z0-9]+/).filter(Boolean)
   .map((w, i) => (i === 0 ? w : w[0].toUpperCase() + w.slice(1))).join('');
-
-/** Every error status the endpoint can answer by this method, with its codes: the shared ones plus its own. */
-export function errorCodesOf(api: ApiDefinition, e: Endpoint, method: 'get' | 'post'): Map<number, string[]> {
-  const writes = method === 'post';
-  const own: ErrorCodes = e.errors ?? {};
-  const codes = new Map<number, Set<string>>();
-  const add = (status: number, ...list: string[]) => {
-    const set = codes.get(status) ?? new Set<string>();
-    for (const c of list) set.add(c);
-    codes.set(status, set);
-  };
-  add(400, 'VALIDATION_ERROR');
-  if (writes) add(400, 'INVALID_JSON', 'BAD_REQUEST');
-  add(401, 'UNAUTHORIZED');
-  add(403, 'FORBIDDEN');
-  // A state-changing call of an inactive account (CONTRACT §3).
-  if (e.method === 'POST' && (api.name === 'client' || api.name === 'reseller')) add(403, 'ACCOUNT_INACTIVE');
-  add(404, 'UNKNOWN_ENDPOINT');
-  add(405, 'METHOD_NOT_ALLOWED');
-  if (writes) {
-    add(409, 'IDEMPOTENCY_MISMATCH', 'CONFLICT');
-    add(413, 'BODY_TOO_LARGE');
-    add(503, 'OVERLOADED');
-  }
-  add(500, 'INTERNAL_ERROR');
-  for (const [status, list] of Object.entries(own)) add(Number(status), ...(list ?? []));
-  return new Map([...codes.entries()].sort((a, b) => a[0] - b[0]).map(([s, set]) => [s, [...set]]));
-}
 
 function errorResponse(api: ApiDefinition, status: number, codes: string[]): Json {
   return {

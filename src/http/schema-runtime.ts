@@ -4,19 +4,25 @@
 //
 // Serialization writes only declared fields: a field a handler adds by mistake (a secret, a
 // hash) is never sent. Under the test runner (or LEDGERLINE_STRICT_SCHEMAS=1) every answer is
-// also checked against its schema with no undeclared field allowed, and a mismatch fails the
-// request loudly, so the tests keep the schemas exact.
+// also checked against its schema with no undeclared field allowed, and every error against
+// the statuses and codes `/docs` lists for the endpoint; a mismatch fails the request loudly
+// (500 naming what to declare), so the tests keep the schemas exact.
 import { CloneType, Type as T, type TObject, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import fastJson from 'fast-json-stringify';
-import { badRequest } from '../errors.js';
-import type { ApiDefinition, Endpoint, Input } from './endpoint.js';
+import { AppError, badRequest } from '../errors.js';
+import type { ApiDefinition, Endpoint, ErrorCodes, Input } from './endpoint.js';
 
 export interface EndpointRuntime {
   /** Throws a 400 VALIDATION_ERROR naming the first field the input schema refuses. */
   validate(input: Input): void;
   /** The success answer as JSON text, with only the declared fields. */
   serialize(payload: Record<string, unknown>): string;
+  /**
+   * The error to answer. Under strict checking, a status (or, for 401-499, a code) that `/docs`
+   * does not list for this endpoint becomes a 500 saying what to declare.
+   */
+  checkError(err: AppError, httpMethod: string): AppError;
 }
 
 /** Strict checking of answers: on under `node --test`, or by LEDGERLINE_STRICT_SCHEMAS=1; off with =0. */
@@ -29,6 +35,34 @@ export function strictSchemas(env: NodeJS.ProcessEnv = process.env): boolean {
 export function successSchema(api: ApiDefinition, endpoint: Endpoint): TObject | null {
   if (!endpoint.output) return null;
   return T.Object({ [api.flag]: T.Literal(true), ...endpoint.output.properties }, { title: `${api.name}.${endpoint.name}` });
+}
+
+/** Every error status the endpoint can answer by this method, with its codes: the shared ones plus its own. */
+export function errorCodesOf(api: ApiDefinition, e: Endpoint, method: 'get' | 'post'): Map<number, string[]> {
+  const writes = method === 'post';
+  const own: ErrorCodes = e.errors ?? {};
+  const codes = new Map<number, Set<string>>();
+  const add = (status: number, ...list: string[]) => {
+    const set = codes.get(status) ?? new Set<string>();
+    for (const c of list) set.add(c);
+    codes.set(status, set);
+  };
+  add(400, 'VALIDATION_ERROR');
+  if (writes) add(400, 'INVALID_JSON', 'BAD_REQUEST');
+  add(401, 'UNAUTHORIZED');
+  add(403, 'FORBIDDEN');
+  // A state-changing call of an inactive account (CONTRACT §3).
+  if (e.method === 'POST' && (api.name === 'client' || api.name === 'reseller')) add(403, 'ACCOUNT_INACTIVE');
+  add(404, 'UNKNOWN_ENDPOINT');
+  add(405, 'METHOD_NOT_ALLOWED');
+  if (writes) {
+    add(409, 'IDEMPOTENCY_MISMATCH', 'CONFLICT');
+    add(413, 'BODY_TOO_LARGE');
+    add(503, 'OVERLOADED');
+  }
+  add(500, 'INTERNAL_ERROR');
+  for (const [status, list] of Object.entries(own)) add(Number(status), ...(list ?? []));
+  return new Map([...codes.entries()].sort((a, b) => a[0] - b[0]).map(([s, set]) => [s, [...set]]));
 }
 
 /** `/rates/0/prefix` → `rates[0].prefix`, the way services name nested fields. */
@@ -127,11 +161,28 @@ function outputSerializer(api: ApiDefinition, endpoint: Endpoint, strict: boolea
   };
 }
 
+function errorChecker(api: ApiDefinition, endpoint: Endpoint, strict: boolean): EndpointRuntime['checkError'] {
+  // An endpoint not described yet (no `output`) is not checked; the /docs tests name it.
+  if (!strict || !endpoint.output) return (err) => err;
+  const byMethod = { get: errorCodesOf(api, endpoint, 'get'), post: errorCodesOf(api, endpoint, 'post') };
+  return (err, httpMethod) => {
+    if (err.status === 500) return err;
+    const codes = byMethod[httpMethod === 'GET' || httpMethod === 'HEAD' ? 'get' : 'post'].get(err.status);
+    // A 400 always names its field, whatever the service's field code; a 5xx is the server's
+    // own condition. Only their status must be listed.
+    if (codes && (err.status === 400 || err.status >= 500 || codes.includes(err.code))) return err;
+    return new AppError(500, 'UNDOCUMENTED_ERROR', `${api.name}-api ${endpoint.name} answered ${err.status} ${err.code} (${err.message}), `
+      + 'which /docs does not list: declare it in the endpoint\'s `errors`');
+  };
+}
+
 /** Compiles every endpoint of an API family once, at start. */
 export function compileApi(api: ApiDefinition, strict = strictSchemas()): Map<string, EndpointRuntime> {
   const compiled = new Map<string, EndpointRuntime>();
   for (const endpoint of api.endpoints) {
-    compiled.set(endpoint.name, { validate: inputValidator(endpoint), serialize: outputSerializer(api, endpoint, strict) });
+    compiled.set(endpoint.name, {
+      validate: inputValidator(endpoint), serialize: outputSerializer(api, endpoint, strict), checkError: errorChecker(api, endpoint, strict),
+    });
   }
   return compiled;
 }

@@ -7,6 +7,7 @@ import { Type as T } from '@sinclair/typebox';
 import { APIS } from '../../src/http/app.js';
 import type { ApiDefinition } from '../../src/http/endpoint.js';
 import { compileApi } from '../../src/http/schema-runtime.js';
+import { AppError } from '../../src/errors.js';
 import { createClient, createPlan, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
 
 type Json = Record<string, any>;
@@ -179,6 +180,7 @@ describe('the answer serializer', () => {
     endpoints: [{
       name: 'thing', method: 'GET', roles: ['client'], summary: 'A thing',
       output: T.Object({ data: T.Object({ id: T.Integer(), note: T.Union([T.String(), T.Null()]) }) }),
+      errors: { 404: ['NOT_FOUND'] },
       handler: async () => ({}),
     }],
   };
@@ -193,5 +195,23 @@ describe('the answer serializer', () => {
     const serialize = compileApi(api, true).get('thing')!.serialize;
     assert.throws(() => serialize({ success: true, data: { id: 7, note: null, extra: 1 } }), /thing: the answer does not match its output schema: \/data\/extra/);
     assert.throws(() => serialize({ success: true, data: { id: '7', note: null } }), /\/data\/id/);
+  });
+
+  it('under the tests, an error /docs does not list for the endpoint fails loudly', () => {
+    const { checkError } = compileApi(api, true).get('thing')!;
+    const declared = new AppError(404, 'NOT_FOUND', 'Thing not found');
+    assert.equal(checkError(declared, 'GET'), declared);
+    const field = new AppError(400, 'SOME_FIELD_CODE', 'x: is odd', 'x');
+    assert.equal(checkError(field, 'GET'), field, 'a 400 names its field; any code');
+    const undeclared = checkError(new AppError(409, 'SURPRISE', 'Surprise'), 'GET');
+    assert.deepEqual([undeclared.status, undeclared.code], [500, 'UNDOCUMENTED_ERROR']);
+    assert.match(undeclared.message, /thing answered 409 SURPRISE/);
+    assert.equal(checkError(new AppError(402, 'INSUFFICIENT_BALANCE', 'Insufficient balance'), 'GET').status, 500);
+    const loose = compileApi(api, false).get('thing')!.checkError(new AppError(409, 'SURPRISE', 'Surprise'), 'GET');
+    assert.equal(loose.status, 409, 'outside the tests the answer is left alone');
+    const overloaded = new AppError(503, 'SOMETHING_TRANSIENT', 'Retry');
+    assert.equal(checkError(overloaded, 'POST'), overloaded, 'a listed 5xx status passes whatever its code');
+    const undescribed = compileApi({ ...api, endpoints: [{ ...api.endpoints[0], output: undefined }] }, true).get('thing')!;
+    assert.equal(undescribed.checkError(new AppError(409, 'SURPRISE', 'Surprise'), 'GET').status, 409, 'an endpoint without schemas yet is not checked');
   });
 });

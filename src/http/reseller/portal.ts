@@ -45,7 +45,7 @@ export const portalEndpoints: Endpoint[] = [
       client_ip: Opt(Text('The end user\'s address as the portal saw it; the per-address limit counts it instead of the portal\'s')),
     }),
     output: T.Object({ authenticated: T.Literal(true), client: PortalClientOut }),
-    errors: { 403: ['INVALID_CREDENTIALS'], 429: ['RATE_LIMITED'] },
+    errors: { 403: ['INVALID_CREDENTIALS'], 404: ['NOT_FOUND'], 429: ['RATE_LIMITED'] },
     handler: (ctx, actor, input, req) => clientAuth(ctx, actor, input, req.ip),
   },
   {
