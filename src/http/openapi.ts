@@ -82,8 +82,7 @@ function operation(c: Components, api: ApiDefinition, e: Endpoint, method: 'get'
     operationId: camel(api.name, e.name, ...(e.method === 'BOTH' ? [method] : [])),
     tags: [api.title],
     summary: e.summary,
-    description: `${e.summary}.\n\nServed at \`${api.basePath}/index.php/${e.name}\` and \`${api.basePath}/index.php?endpoint=${e.name}\`.`
-      + (e.method === 'GET' ? '' : ' Parameters may come in the query string too; body fields win.'),
+    description: `${e.summary}.\n\nServed at \`${api.basePath}/index.php/${e.name}\` and \`${api.basePath}/index.php?endpoint=${e.name}\`.`,
     'x-query-form': `${api.basePath}/index.php?endpoint=${e.name}`,
     'x-roles': e.roles,
     security: [{ ApiKey: [] }],

@@ -16,7 +16,7 @@ export const IdIn = T.Union([T.Integer(), T.String({ pattern: '^\\d+$' })], { de
 
 /** An integer, as a JSON number or a string of digits (query parameters arrive as strings); empty means the default. */
 export const IntIn = (note?: string) =>
-  T.Union([T.Integer(), T.String({ pattern: '^-?\\d*$' })], { description: `An integer, as a number or a string of digits${note ? ` (${note})` : ''}` });
+  T.Union([T.Integer(), T.String({ pattern: '^-?\\d*$' })], { description: `An integer, as a number or a string of digits${note ? ` (${note.charAt(0).toLowerCase()}${note.slice(1)})` : ''}` });
 
 /** An amount: a JSON number or a decimal string (`10`, `"25.5"`); stored to 6 decimals. */
 export const MoneyIn = T.Union([T.Number(), T.String()], { description: 'A decimal amount, as a JSON number or a decimal string' });
