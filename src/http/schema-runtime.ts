@@ -55,11 +55,10 @@ export function errorCodesOf(api: ApiDefinition, e: Endpoint, method: 'get' | 'p
   if (e.method === 'POST' && (api.name === 'client' || api.name === 'reseller')) add(403, 'ACCOUNT_INACTIVE');
   add(404, 'UNKNOWN_ENDPOINT');
   add(405, 'METHOD_NOT_ALLOWED');
-  if (writes) {
-    add(409, 'IDEMPOTENCY_MISMATCH', 'CONFLICT');
-    add(413, 'BODY_TOO_LARGE');
-    add(503, 'OVERLOADED');
-  }
+  if (writes) add(409, 'IDEMPOTENCY_MISMATCH', 'CONFLICT');
+  // Any request may carry a body, and any may meet a full write queue.
+  add(413, 'BODY_TOO_LARGE');
+  add(503, 'OVERLOADED');
   add(500, 'INTERNAL_ERROR');
   for (const [status, list] of Object.entries(own)) add(Number(status), ...(list ?? []));
   return new Map([...codes.entries()].sort((a, b) => a[0] - b[0]).map(([s, set]) => [s, [...set]]));

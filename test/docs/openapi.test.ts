@@ -68,10 +68,10 @@ describe('/docs', () => {
     for (const [path, item] of Object.entries(doc.paths as Record<string, Json>)) {
       if (!path.includes('-api/')) continue;
       for (const [method, o] of Object.entries(item as Record<string, Json>)) {
-        for (const status of ['400', '401', '403', '404', '405', '500']) {
+        for (const status of ['400', '401', '403', '404', '405', '413', '500', '503']) {
           assert.ok(o.responses[status], `${method} ${path} lists ${status}`);
         }
-        if (method === 'post') assert.ok(o.responses['409'] && o.responses['413'] && o.responses['503'], `${path}: a write lists 409, 413 and 503`);
+        if (method === 'post') assert.ok(o.responses['409'], `${path}: a write lists 409`);
       }
     }
     assert.deepEqual(codesOf('/admin-api/index.php/refill', 'post', 402), ['INSUFFICIENT_BALANCE']);
