@@ -8,11 +8,13 @@ import { findLedgerMismatches } from '../ledger/ledger.js';
 import { formatMoney } from '../money.js';
 import { addRates, createPlan, planView } from '../plans/plans.js';
 import { createVouchers } from '../vouchers/vouchers.js';
+import { AdminAccountOut, AdminPlanOut, ApiKeyOut as ApiKeyRecordOut } from './answer-schemas.js';
 import type { ApiDefinition, Endpoint } from './endpoint.js';
+import { FlagIn, IdIn, IntIn, LocalTime, LoginIn, Money4, MoneyIn, Nullable, Opt, PageOut, PagingIn, Text } from './wire-types.js';
 
 const admin = ['admin'] as const;
-const Money = T.Union([T.Number(), T.String({ pattern: '^-?\\d+(\\.\\d+)?$' })]);
-const Id = T.Union([T.Integer({ minimum: 1 }), T.String({ pattern: '^\\d+$' })]);
+const ApiKeyOut = T.String({ description: 'The API key, shown only in this answer' });
+const PasswordOut = T.Optional(T.String({ description: 'The generated account password, shown only in this answer (absent when one was given)' }));
 
 export const adminOperations = {
   'create-plan': async (ctx: Parameters<typeof createPlan>[0], input: Record<string, unknown>) =>
@@ -41,34 +43,53 @@ export const adminOperations = {
 const endpoints: Endpoint[] = [
   {
     name: 'create-plan', method: 'POST', roles: [...admin], summary: 'Create a plan (rate table) of the operator',
-    input: T.Object({ name: T.String(), signup: T.Optional(T.Boolean()), initial_credit: T.Optional(Money), selectable: T.Optional(T.Boolean()) }),
+    input: T.Object({ name: Text('At most 100 characters'), signup: Opt(FlagIn), initial_credit: Opt(MoneyIn), selectable: Opt(FlagIn) }),
+    output: T.Object({ plan: AdminPlanOut }),
     handler: (ctx, _a, input) => adminOperations['create-plan'](ctx, input),
   },
   {
     name: 'add-rates', method: 'POST', roles: [...admin], summary: 'Upsert rates by prefix (also into retail plans derived from this plan)',
     input: T.Object({
-      plan_id: Id,
+      plan_id: IdIn,
       rates: T.Array(T.Object({
-        prefix: T.String({ pattern: '^\\d{1,15}$' }), destination: T.String(), rate: Money,
-        connect_charge: T.Optional(Money), initblock: T.Optional(T.Integer({ minimum: 1 })),
-        billingblock: T.Optional(T.Integer({ minimum: 1 })), minimal_time: T.Optional(T.Integer({ minimum: 0 })),
-      }), { maxItems: 10000 }),
+        prefix: T.Union([T.String(), T.Integer()], { description: '1-15 digits' }), destination: Text(), rate: MoneyIn,
+        connect_charge: Opt(MoneyIn), initblock: Opt(IntIn('Seconds, default 1')),
+        billingblock: Opt(IntIn('Seconds, default 1')), minimal_time: Opt(IntIn('Seconds, default 0')),
+      }), { description: 'At most 10,000 rows per request; the CSV import takes more' }),
     }),
+    output: T.Object({ plan_id: T.Integer(), upserted: T.Integer(), retail_plans_updated: T.Integer() }),
+    errors: { 404: ['NOT_FOUND'] },
     handler: (ctx, _a, input) => adminOperations['add-rates'](ctx, input),
   },
   {
     name: 'create-reseller', method: 'POST', roles: [...admin], summary: 'Create a reseller on a wholesale plan, with its retail plan at +markup (default 20%)',
-    input: T.Object({ login: T.Optional(T.String()), password: T.Optional(T.String()), plan_id: Id, balance: T.Optional(Money), markup_percent: T.Optional(Money) }),
+    input: T.Object({ login: Opt(LoginIn), password: Opt(Text()), plan_id: IdIn, balance: Opt(MoneyIn), markup_percent: Opt(MoneyIn) }),
+    output: T.Object({
+      reseller: AdminAccountOut,
+      retail_plan: T.Object({ ...AdminPlanOut.properties, rates: T.Integer({ description: 'Rate rows written into the retail plan' }) }),
+      api_key: ApiKeyOut,
+      password: PasswordOut,
+    }),
+    errors: { 404: ['NOT_FOUND'], 409: ['LOGIN_TAKEN'] },
     handler: (ctx, _a, input) => adminOperations['create-reseller'](ctx, input),
   },
   {
     name: 'create-client', method: 'POST', roles: [...admin], summary: 'Create a direct client with its main SIP account; API key and SIP password shown once',
-    input: T.Object({ login: T.Optional(T.String()), password: T.Optional(T.String()), plan_id: Id, balance: T.Optional(Money) }),
+    input: T.Object({ login: Opt(LoginIn), password: Opt(Text()), plan_id: IdIn, balance: Opt(MoneyIn) }),
+    output: T.Object({
+      client: AdminAccountOut,
+      api_key: ApiKeyOut,
+      sip: T.Object({ name: T.String(), password: T.String() }),
+      password: PasswordOut,
+    }),
+    errors: { 404: ['NOT_FOUND'], 409: ['LOGIN_TAKEN'] },
     handler: (ctx, _a, input) => adminOperations['create-client'](ctx, input),
   },
   {
     name: 'create-api-key', method: 'POST', roles: [...admin], summary: 'Issue another API key for an account (shown once)',
-    input: T.Object({ login: T.String() }),
+    input: T.Object({ login: LoginIn }),
+    output: T.Object({ login: T.String(), api_key: ApiKeyOut }),
+    errors: { 404: ['NOT_FOUND'] },
     handler: async (ctx, actor, input) => {
       const r = await createApiKeyFor(ctx, actor, input.login);
       return { login: r.login, api_key: r.apiKey };
@@ -77,36 +98,44 @@ const endpoints: Endpoint[] = [
   {
     name: 'api-keys', method: 'GET', roles: [...admin],
     summary: 'The API keys of an account: id, prefix, role, label, created_at, last_used_at, revoked_at (never the key or its hash)',
-    input: T.Object({
-      login: T.String(),
-      limit: T.Optional(T.Integer({ minimum: 1, maximum: 500, default: 50 })), offset: T.Optional(T.Integer({ minimum: 0, default: 0 })),
-    }),
+    input: T.Object({ login: LoginIn, ...PagingIn }),
+    output: T.Object({ login: T.String(), role: T.String(), ...PageOut, api_keys: T.Array(ApiKeyRecordOut) }),
+    errors: { 404: ['NOT_FOUND'] },
     handler: (ctx, _a, input) => listApiKeys(ctx, input),
   },
   {
     name: 'revoke-api-key', method: 'POST', roles: [...admin],
     summary: 'Revoke an API key by id: it answers 401 from the next request on, on every instance; 409 LAST_ADMIN_KEY for the last admin key',
-    input: T.Object({ id: Id }),
+    input: T.Object({ id: IdIn }),
+    output: T.Object({ login: T.String(), api_key: ApiKeyRecordOut, already_revoked: T.Boolean() }),
+    errors: { 404: ['NOT_FOUND'], 409: ['LAST_ADMIN_KEY'] },
     handler: (ctx, _a, input) => revokeApiKey(ctx, input),
   },
   {
     name: 'refill', method: 'POST', roles: [...admin], summary: 'Credit (or, negative, correct) a balance by a ledger posting; send Idempotency-Key to retry safely',
-    input: T.Object({ login: T.String(), amount: Money, description: T.Optional(T.String()) }),
+    input: T.Object({ login: LoginIn, amount: MoneyIn, description: Opt(Text()) }),
+    output: T.Object({ login: T.String(), amount: Money4, balance: Money4, posting_id: T.Integer() }),
+    errors: { 402: ['INSUFFICIENT_BALANCE'], 404: ['NOT_FOUND'] },
     handler: (ctx, _a, input) => refill(ctx, input),
   },
   {
     name: 'create-vouchers', method: 'POST', roles: [...admin], summary: 'Create voucher codes for the operator\'s direct clients',
-    input: T.Object({ value: Money, count: T.Optional(T.Integer({ minimum: 1, maximum: 10000 })) }),
+    input: T.Object({ value: MoneyIn, count: Opt(IntIn('1-10000, default 1')) }),
+    output: T.Object({ vouchers: T.Array(T.String()), value: Money4, count: T.Integer() }),
     handler: (ctx, _a, input) => createVouchers(ctx, null, input),
   },
   {
     name: 'set-account-status', method: 'POST', roles: [...admin], summary: 'Activate or deactivate any account',
-    input: T.Object({ login: T.String(), active: T.Boolean() }),
+    input: T.Object({ login: LoginIn, active: FlagIn }),
+    output: T.Object({ login: T.String(), active: T.Integer({ minimum: 0, maximum: 1 }) }),
+    errors: { 404: ['NOT_FOUND'] },
     handler: (ctx, _a, input) => setAccountStatus(ctx, input),
   },
   {
     name: 'create-switch-key', method: 'POST', roles: [...admin], summary: 'API key of role switch for the Switch API',
-    input: T.Object({ name: T.String() }),
+    input: T.Object({ name: Text('Letters, digits, dot, dash or underscore; the account is named switch-NAME') }),
+    output: T.Object({ login: T.String(), api_key: ApiKeyOut }),
+    errors: { 409: ['LOGIN_TAKEN'] },
     handler: async (ctx, _a, input) => {
       const r = await createSwitchKey(ctx, input.name);
       return { login: r.login, api_key: r.apiKey };
@@ -114,16 +143,29 @@ const endpoints: Endpoint[] = [
   },
   {
     name: 'accounts', method: 'GET', roles: [...admin], summary: 'List accounts, optionally by role',
-    input: T.Object({ role: T.Optional(T.String()), limit: T.Optional(T.Integer()), offset: T.Optional(T.Integer()) }),
+    input: T.Object({ role: Opt(Text('admin, reseller, client or switch')), ...PagingIn }),
+    output: T.Object({ ...PageOut, accounts: T.Array(AdminAccountOut) }),
     handler: (ctx, _a, input) => listAccounts(ctx, input),
   },
   {
     name: 'account', method: 'GET', roles: [...admin], summary: 'One account with its API key prefixes',
-    input: T.Object({ login: T.String() }),
+    input: T.Object({ login: LoginIn }),
+    output: T.Object({
+      account: AdminAccountOut,
+      api_keys: T.Array(T.Object({ prefix: T.String(), label: Nullable(T.String()), created_at: LocalTime, revoked: T.Boolean() })),
+    }),
+    errors: { 404: ['NOT_FOUND'] },
     handler: (ctx, _a, input) => getAccount(ctx, input.login),
   },
   {
     name: 'verify-ledger', method: 'GET', roles: [...admin], summary: 'Check balance = sum(postings), reserved = sum(open reservations) >= 0 for every account',
+    output: T.Object({
+      ok_ledger: T.Boolean(),
+      accounts_checked: T.Integer(),
+      mismatches: T.Array(T.Object({
+        login: T.String(), balance: T.String(), postings_sum: T.String(), reserved: T.String(), open_reservations_sum: T.String(),
+      })),
+    }),
     handler: async (ctx) => {
       const r = await findLedgerMismatches(ctx.db as never);
       return {

@@ -13,6 +13,7 @@ import { httpLatency, httpRequests } from '../metrics.js';
 import { findInputProblem } from '../util/input.js';
 import type { ApiDefinition, Endpoint, Input } from './endpoint.js';
 import { parseBody, RawBody, requestInput } from './wire-input.js';
+import { compileApi } from './schema-runtime.js';
 
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const BOTH_METHODS = ['GET', 'POST'];
@@ -55,6 +56,7 @@ function guardInput(input: Input): void {
 
 export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx): void {
   const byName = new Map<string, Endpoint>(api.endpoints.map((e) => [e.name, e]));
+  const schemas = compileApi(api);
   const flag = api.flag;
 
   const fail = (reply: FastifyReply, err: AppError) => {
@@ -88,7 +90,8 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     const started = process.hrtime.bigint();
     const query = request.query as Record<string, unknown>;
-    const name = typeof query.endpoint === 'string' ? query.endpoint : '';
+    // `?endpoint=NAME`, or the path form `/client-api/index.php/NAME` that `/docs` describes.
+    const name = (request.params as { endpoint?: string }).endpoint || (typeof query.endpoint === 'string' ? query.endpoint : '');
     const endpoint = byName.get(name);
     const label = endpoint ? name : 'unknown';
     let actor: Actor | null = null;
@@ -113,6 +116,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
       const body = request.body instanceof RawBody ? await parseBody(request.body) : null;
       const input: Input = requestInput(query, body);
       guardInput(input);
+      schemas.get(name)!.validate(input);
       const info = { ip: request.ip };
       const idemHeader = request.headers['idempotency-key'];
       const fieldKey = endpoint.idempotencyField ? input[endpoint.idempotencyField] : undefined;
@@ -154,13 +158,14 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
       }
       // Acknowledge a write only once it is on disk.
       if (isWrite) await ctx.durable();
-      return reply.code(statusCode).send(payload);
+      return reply.code(statusCode).type('application/json; charset=utf-8').send(schemas.get(name)!.serialize(payload as Record<string, unknown>));
     } catch (caught) {
       let err = toAppError(caught);
       if (!err) {
         request.log.error({ err: caught, api: api.name, endpoint: name }, 'request failed');
         err = new AppError(500, 'INTERNAL_ERROR', 'Internal error; the request was not applied');
       }
+      if (endpoint) err = schemas.get(name)!.checkError(err, request.method);
       // Refusals are audited after the rollback, on their own (404 and 405 are not: nothing
       // was reached). A request that committed part of its work before failing says so in
       // the row written with that part.
@@ -181,7 +186,7 @@ export function registerApi(app: FastifyInstance, api: ApiDefinition, ctx: Ctx):
       request.log.error({ err }, 'request failed');
       return fail(reply, new AppError(500, 'INTERNAL_ERROR', 'Internal error; the request was not applied'));
     });
-    for (const url of [`${api.basePath}/index.php`, `${api.basePath}/`, api.basePath]) {
+    for (const url of [`${api.basePath}/index.php`, `${api.basePath}/`, api.basePath, `${api.basePath}/index.php/:endpoint`]) {
       scope.route({ method: [...ALL_METHODS], url, handler: handle });
     }
   });

@@ -1,5 +1,5 @@
 // The shape every API endpoint shares: one entry per `?endpoint=NAME`, mapped to one service call.
-import type { TSchema } from '@sinclair/typebox';
+import type { TObject } from '@sinclair/typebox';
 import type { Actor } from '../accounts/actor.js';
 import type { Ctx } from '../context.js';
 import type { Role } from '../db/schema.js';
@@ -12,14 +12,27 @@ export interface RequestInfo {
 
 export type Input = Record<string, unknown>;
 
+/** Error statuses an endpoint may answer, each with its stable codes. */
+export type ErrorCodes = Partial<Record<400 | 401 | 402 | 403 | 404 | 409 | 429 | 503, string[]>>;
+
 export interface Endpoint {
   name: string;
   /** GET reads with query parameters, POST writes with a JSON body; BOTH accepts either. */
   method: 'GET' | 'POST' | 'BOTH';
   roles: Role[];
   summary: string;
-  /** Query (GET) or body (POST) fields, for the OpenAPI description. */
-  input?: TSchema;
+  /**
+   * Query (GET) or body (POST) fields. Validates every request before the handler runs (a
+   * refusal answers 400 VALIDATION_ERROR naming the field) and describes it in `/docs`.
+   */
+  input?: TObject;
+  /**
+   * The handler's answer, without the family's flag. Serializes every success (fields not
+   * declared here are never sent) and describes it in `/docs`.
+   */
+  output?: TObject;
+  /** Error codes this endpoint may answer beyond the ones every endpoint shares, by status. */
+  errors?: ErrorCodes;
   /** Money-moving endpoints whose body field (e.g. `external_id`) makes a retry replay the first result. */
   idempotencyField?: string;
   /**

@@ -1,79 +1,155 @@
-// OpenAPI 3.1 description of every endpoint, generated from the API definitions so it cannot drift.
-// Endpoints are selected by the `endpoint` query parameter, so each one is described under
-// its full request target (`/client-api/index.php?endpoint=me`).
-import type { ApiDefinition } from './endpoint.js';
+// OpenAPI 3.1 description of every endpoint, generated from the same definitions that validate
+// the requests and serialize the answers (schema-runtime.ts), so it cannot drift.
+//
+// The original document selects an operation with `?endpoint=NAME`. A query string cannot be
+// part of an OpenAPI path (validators refuse it and client generators cannot call it), so each
+// operation is described under its path form `/client-api/index.php/NAME`, which the server
+// answers exactly like the query form; each operation names its query form in its description
+// and in `x-query-form`.
+import type { TSchema } from '@sinclair/typebox';
+import type { ApiDefinition, Endpoint } from './endpoint.js';
+import { errorCodesOf, successSchema } from './schema-runtime.js';
 
-export function openApiDocument(apis: ApiDefinition[], version: string) {
-  const paths: Record<string, unknown> = {};
-  for (const api of apis) {
-    for (const e of api.endpoints) {
-      const methods = e.method === 'BOTH' ? ['get', 'post'] : [e.method.toLowerCase()];
-      const operations: Record<string, unknown> = {};
-      for (const method of methods) {
-        const properties = (e.input as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
-        const required = new Set(((e.input as { required?: string[] } | undefined)?.required) ?? []);
-        const op: Record<string, unknown> = {
-          operationId: `${api.name}.${e.name}.${method}`,
-          tags: [api.title],
-          summary: e.summary,
-          'x-roles': e.roles,
-          security: [{ ApiKey: [] }],
-          parameters: [
-            { name: 'endpoint', in: 'query', required: true, schema: { const: e.name } },
-            ...(method === 'get'
-              ? Object.entries(properties).map(([name, schema]) => ({ name, in: 'query', required: required.has(name), schema }))
-              : []),
-            ...(e.idempotencyField || method === 'post'
-              ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 } }]
-              : []),
-          ],
-          responses: {
-            200: { description: `Success: {"${api.flag}":true,…}`, content: { 'application/json': { schema: { $ref: `#/components/schemas/${api.name}Success` } } } },
-            400: { $ref: `#/components/responses/${api.name}Error` },
-            401: { $ref: `#/components/responses/${api.name}Error` },
-            403: { $ref: `#/components/responses/${api.name}Error` },
-            404: { $ref: `#/components/responses/${api.name}Error` },
-            405: { $ref: `#/components/responses/${api.name}Error` },
-            409: { $ref: `#/components/responses/${api.name}Error` },
-          },
-        };
-        if (method === 'post' && e.input) {
-          op.requestBody = { required: true, content: { 'application/json': { schema: e.input } } };
-        }
-        operations[method] = op;
-      }
-      paths[`${api.basePath}/index.php?endpoint=${e.name}`] = operations;
-    }
-  }
-  const schemas: Record<string, unknown> = {};
-  const responses: Record<string, unknown> = {};
-  for (const api of apis) {
-    schemas[`${api.name}Success`] = {
-      type: 'object', required: [api.flag], properties: { [api.flag]: { const: true } }, additionalProperties: true,
-    };
-    responses[`${api.name}Error`] = {
-      description: 'Error: the flag false, a sentence and a stable code',
-      content: {
-        'application/json': {
-          schema: {
-            type: 'object', required: [api.flag, 'error', 'code'],
-            properties: {
-              [api.flag]: { const: false }, error: { type: 'string' },
-              code: { type: 'string', pattern: '^[A-Z][A-Z0-9_]*$' }, field: { type: 'string' },
-            },
+type Json = Record<string, unknown>;
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Malformed or invalid input; `field` names the field',
+  401: 'Missing or unknown API key',
+  402: 'Insufficient balance',
+  403: 'The key may not do this, or a security rule forbids it',
+  404: 'Not found (also another tenant\'s object), or no such endpoint',
+  405: 'Wrong method for this endpoint (a write by GET)',
+  409: 'Conflict: duplicate, already used, wrong state, or an idempotency key reused with other parameters',
+  413: 'Request body too large',
+  429: 'Too many attempts; wait and retry',
+  500: 'Internal error; the request was not applied',
+  503: 'Overloaded; retry shortly',
+};
+
+/** Plain JSON of a TypeBox schema (its symbols dropped). */
+const plain = (schema: TSchema): Json => JSON.parse(JSON.stringify(schema)) as Json;
+
+const camel = (...parts: string[]) => parts.join('-').split(/[^A-Za-z0-9]+/).filter(Boolean)
+  .map((w, i) => (i === 0 ? w : w[0].toUpperCase() + w.slice(1))).join('');
+
+function errorResponse(api: ApiDefinition, status: number, codes: string[]): Json {
+  return {
+    description: `${STATUS_TEXT[status] ?? 'Error'}. Codes: ${codes.join(', ')}`,
+    content: {
+      'application/json': {
+        schema: {
+          type: 'object',
+          required: [api.flag, 'error', 'code'],
+          properties: {
+            [api.flag]: { const: false },
+            error: { type: 'string', description: 'A sentence saying what went wrong and what to do' },
+            code: { type: 'string', enum: codes },
+            field: { type: 'string', description: 'The field at fault (400)' },
           },
         },
       },
-    };
+    },
+  };
+}
+
+/** Shared parts of the document: error responses and bodies are written once and referenced. */
+interface Components { schemas: Record<string, Json>; responses: Record<string, Json>; byContent: Map<string, string> }
+
+function sharedResponse(c: Components, api: ApiDefinition, status: number, codes: string[]): Json {
+  const response = errorResponse(api, status, codes);
+  const key = JSON.stringify(response);
+  let name = c.byContent.get(key);
+  if (!name) {
+    const base = `${api.name}Error${status}`;
+    name = base;
+    for (let n = 2; c.responses[name]; n++) name = `${base}_${n}`;
+    c.responses[name] = response;
+    c.byContent.set(key, name);
   }
+  return { $ref: `#/components/responses/${name}` };
+}
+
+function operation(c: Components, api: ApiDefinition, e: Endpoint, method: 'get' | 'post', schemaName: string | null): Json {
+  const properties = (e.input?.properties ?? {}) as Record<string, TSchema>;
+  const required = new Set(e.input?.required ?? []);
+  const responses: Json = {
+    200: schemaName
+      ? { description: 'Success', content: { 'application/json': { schema: { $ref: `#/components/schemas/${schemaName}` } } } }
+      : { description: 'Success', content: { 'application/json': { schema: { type: 'object', required: [api.flag], properties: { [api.flag]: { const: true } } } } } },
+  };
+  for (const [status, codes] of errorCodesOf(api, e, method)) responses[status] = sharedResponse(c, api, status, codes);
+  const op: Json = {
+    operationId: camel(api.name, e.name, ...(e.method === 'BOTH' ? [method] : [])),
+    tags: [api.title],
+    summary: e.summary,
+    description: `${e.summary}.\n\nServed at \`${api.basePath}/index.php/${e.name}\` and \`${api.basePath}/index.php?endpoint=${e.name}\`.`,
+    'x-query-form': `${api.basePath}/index.php?endpoint=${e.name}`,
+    'x-roles': e.roles,
+    security: [{ ApiKey: [] }],
+    parameters: [
+      ...(method === 'get'
+        ? Object.entries(properties).map(([name, schema]) => ({ name, in: 'query', required: required.has(name), schema: plain(schema) }))
+        : []),
+      ...(method === 'post'
+        ? [{
+          name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 },
+          description: 'A retry with the same key returns the first answer and changes nothing',
+        }]
+        : []),
+    ],
+    responses,
+  };
+  if (method === 'post') {
+    let body: Json = { type: 'object', properties: {} };
+    if (e.input && schemaName) {
+      const inputName = schemaName.replace(/Answer$/, 'Input');
+      c.schemas[inputName] ??= plain(e.input);
+      body = { $ref: `#/components/schemas/${inputName}` };
+    }
+    op.requestBody = { required: e.input !== undefined && required.size > 0, content: { 'application/json': { schema: body } } };
+  }
+  return op;
+}
+
+export function openApiDocument(apis: ApiDefinition[], version: string) {
+  const paths: Record<string, Json> = {};
+  const c: Components = { schemas: {}, responses: {}, byContent: new Map() };
+  const schemas = c.schemas;
+  for (const api of apis) {
+    for (const e of api.endpoints) {
+      const success = successSchema(api, e);
+      const schemaName = success ? camel(api.name, e.name, 'answer').replace(/^./, (c) => c.toUpperCase()) : null;
+      if (success && schemaName) schemas[schemaName] = plain(success);
+      const methods: Array<'get' | 'post'> = e.method === 'BOTH' ? ['get', 'post'] : [e.method === 'GET' ? 'get' : 'post'];
+      const item: Json = {};
+      for (const method of methods) item[method] = operation(c, api, e, method, schemaName);
+      paths[`${api.basePath}/index.php/${e.name}`] = item;
+    }
+  }
+  paths['/healthz'] = {
+    get: {
+      operationId: 'healthz', summary: 'Liveness: the database is reachable and migrated', security: [],
+      description: 'Needs no key; 503 while the database is unreachable.',
+      responses: {
+        200: { description: 'Up', content: { 'application/json': { schema: { type: 'object', required: ['ok'], properties: { ok: { const: true } } } } } },
+        503: { description: 'Database unreachable', content: { 'application/json': { schema: { type: 'object', properties: { ok: { const: false }, error: { type: 'string' }, code: { type: 'string' } } } } } },
+      },
+    },
+  };
   return {
     openapi: '3.1.0',
-    info: { title: 'Ledgerline', version, description: 'Prepaid VoIP billing: Client, Reseller, SMS, eSIM, Admin and Switch APIs. Select an operation with ?endpoint=NAME; authenticate with X-API-Key.' },
+    info: {
+      title: 'Ledgerline',
+      version,
+      description: 'Prepaid VoIP billing: Client, Reseller, Admin and Switch APIs. Authenticate with X-API-Key. '
+        + 'Each operation is served at `/<api>/index.php/NAME` and, as the original document has it, at `/<api>/index.php?endpoint=NAME`.',
+    },
+    servers: [{ url: '/', description: 'This server' }],
     paths,
     components: {
       securitySchemes: { ApiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
       schemas,
-      responses,
+      responses: c.responses,
     },
   };
 }

@@ -62,14 +62,15 @@ describe('admin api', () => {
     assert.equal(typeof doc.info.title, 'string');
     for (const [base, list] of [['/client-api', CLIENT_ENDPOINTS], ['/admin-api', ADMIN_ENDPOINTS]] as const) {
       for (const [name, method] of list) {
-        const path = `${base}/index.php?endpoint=${name}`;
+        const path = `${base}/index.php/${name}`;
         assert.ok(doc.paths[path], `docs lists ${path}`);
         assert.ok(doc.paths[path][method], `docs lists ${method.toUpperCase()} ${path}`);
+        assert.equal((doc.paths[path][method] as { 'x-query-form'?: string })['x-query-form'], `${base}/index.php?endpoint=${name}`);
       }
     }
     // Everything the document lists is served: a key of the wrong role hears 403, not 404.
     for (const [path, ops] of Object.entries(doc.paths)) {
-      const m = /^\/(client|admin)-api\/index\.php\?endpoint=(.+)$/.exec(path);
+      const m = /^\/(client|admin)-api\/index\.php\/(.+)$/.exec(path);
       if (!m) continue;
       const key = m[1] === 'client' ? t.adminKey : client.key;
       for (const method of Object.keys(ops)) {

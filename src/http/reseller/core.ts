@@ -7,89 +7,148 @@ import {
 } from '../../resellers/clients.js';
 import { agentMarkup, previewAgentMarkup, setAgentMarkup } from '../../resellers/markup.js';
 import { registerAgentPayment } from '../../resellers/payments.js';
+import { ACCEPTED_PAYMENT_STATUSES } from '../../resellers/payment-statuses.js';
 import { listTransactions } from '../../resellers/transactions.js';
 import { transfer } from '../../resellers/transfers.js';
+import { ResellerClientOut, RetailPlanSummaryOut, TransactionOut } from '../answer-schemas.js';
 import type { Endpoint } from '../endpoint.js';
+import { FlagIn, IdIn, IntIn, LoginIn, MoneyIn, MoneyNumber, Nullable, Opt, PageOut, PagingIn, Text } from '../wire-types.js';
 
 const reseller = ['reseller'] as const;
-const Money = T.Union([T.Number(), T.String({ pattern: '^\\d+(\\.\\d+)?$' })]);
-const Id = T.Union([T.Integer({ minimum: 1 }), T.String({ pattern: '^\\d+$' })]);
-const Percent = T.Union([T.Number({ minimum: 0, maximum: 1000 }), T.String({ pattern: '^\\d+(\\.\\d+)?$' })]);
-const Paging = {
-  limit: T.Optional(T.Integer({ minimum: 1, maximum: 500, default: 50 })),
-  offset: T.Optional(T.Integer({ minimum: 0, default: 0 })),
-};
+const ExternalId = T.Union([T.String(), T.Integer()], { description: 'Your own id of this credit (at most 200 characters); a repeat replays the first answer' });
+const Percent = T.Union([T.Number(), T.String()], { description: 'Markup in percent over wholesale (0-1000), as a number or a decimal string' });
+const PercentOut = T.Number({ description: 'Percent over wholesale' });
+const NotFound = { 404: ['NOT_FOUND'] };
 
 export const coreEndpoints: Endpoint[] = [
   {
     name: 'me', method: 'GET', roles: [...reseller], summary: 'Reseller account: id, username, group, balance (wholesale), active',
+    output: T.Object({
+      reseller: T.Object({ id: T.Integer(), username: T.String(), group: T.Literal('Agent'), balance: MoneyNumber, active: T.Boolean() }),
+    }),
     handler: async (_ctx, actor) => ({ reseller: resellerMe(actor) }),
   },
   {
     name: 'plans', method: 'GET', roles: [...reseller], summary: 'The reseller\'s own plans with their number of retail rate rows (agent_rates)',
+    output: T.Object({
+      plans: T.Array(T.Object({
+        id: T.Integer(), name: T.String(), signup: T.Boolean(), initial_credit: MoneyNumber, tariff_limit: T.Integer(), agent_rates: T.Integer(),
+      })),
+    }),
     handler: async (ctx, actor) => ({ plans: await resellerPlans(ctx, actor) }),
   },
   {
     name: 'create-client', method: 'POST', roles: [...reseller],
     summary: 'Create a client on one of your plans with its main SIP account; SIP password, API key and a generated password are shown only here',
-    input: T.Object({ plan_id: Id, login: T.Optional(T.String()), password: T.Optional(T.String({ minLength: 8 })) }),
+    input: T.Object({ plan_id: IdIn, login: Opt(LoginIn), password: Opt(Text('At least 8 characters with letters and digits; generated when absent')) }),
+    output: T.Object({
+      client: ResellerClientOut,
+      sip: T.Object({ name: T.String(), password: T.String({ description: 'Shown only here' }) }),
+      api_key: T.String({ description: 'The client\'s API key, shown only here' }),
+      password: T.Optional(T.String({ description: 'The generated account password, shown only here (absent when one was given)' })),
+    }),
+    errors: { ...NotFound, 409: ['LOGIN_TAKEN'] },
     handler: (ctx, actor, input) => createResellerClient(ctx, actor, input),
   },
   {
     name: 'client', method: 'GET', roles: [...reseller], summary: 'One of your clients (no passwords)',
-    input: T.Object({ login: T.String() }),
+    input: T.Object({ login: LoginIn }),
+    output: T.Object({
+      client: T.Object({
+        ...ResellerClientOut.properties,
+        sip_accounts: T.Array(T.Object({ name: T.String(), type: T.Union([T.Literal('main'), T.Literal('additional')]), active: T.Boolean() })),
+      }),
+    }),
+    errors: NotFound,
     handler: (ctx, actor, input) => getResellerClient(ctx, actor, input.login),
   },
   {
     name: 'clients', method: 'GET', roles: [...reseller], summary: 'Your clients, with the total count',
-    input: T.Object(Paging),
+    input: T.Object(PagingIn),
+    output: T.Object({ ...PageOut, clients: T.Array(ResellerClientOut) }),
     handler: (ctx, actor, input) => listResellerClients(ctx, actor, input),
   },
   {
     name: 'transfer', method: 'POST', roles: [...reseller],
     summary: 'Credit retail balance to one of your clients (you are charged at wholesale only when it calls); a repeated external_id replays',
-    input: T.Object({ login: T.String(), amount: Money, external_id: T.Optional(T.String({ maxLength: 200 })) }),
+    input: T.Object({ login: LoginIn, amount: MoneyIn, external_id: Opt(ExternalId) }),
     idempotencyField: 'external_id',
+    output: T.Object({ transaction: TransactionOut, client: T.Object({ login: T.String(), balance: MoneyNumber }) }),
+    errors: { ...NotFound, 409: ['DUPLICATE_EXTERNAL_ID'] },
     handler: (ctx, actor, input) => transfer(ctx, actor, input),
   },
   {
     name: 'transactions', method: 'GET', roles: [...reseller], summary: 'Your transfers and payments, newest first; status=success keeps the credited ones',
-    input: T.Object({ status: T.Optional(T.String()), ...Paging }),
+    input: T.Object({ status: Opt(Text('A status word: success, pending, failed, …')), ...PagingIn }),
+    output: T.Object({ ...PageOut, transactions: T.Array(TransactionOut) }),
     handler: (ctx, actor, input) => listTransactions(ctx, actor, input),
   },
   {
     name: 'set-client-status', method: 'POST', roles: [...reseller], summary: 'Activate or deactivate one of your clients',
-    input: T.Object({ login: T.String(), active: T.Boolean() }),
+    input: T.Object({ login: LoginIn, active: FlagIn }),
+    output: T.Object({ login: T.String(), active: T.Boolean(), changed: T.Boolean() }),
+    errors: NotFound,
     handler: (ctx, actor, input) => setResellerClientStatus(ctx, actor, input),
   },
   {
     name: 'change-plan', method: 'POST', roles: [...reseller], summary: 'Move one of your clients to another of your plans',
-    input: T.Object({ login: T.String(), plan_id: Id }),
+    input: T.Object({ login: LoginIn, plan_id: IdIn }),
+    output: T.Object({ login: T.String(), plan_id: T.Integer(), plan_name: T.String(), changed: T.Boolean() }),
+    errors: NotFound,
     handler: (ctx, actor, input) => changeResellerClientPlan(ctx, actor, input),
   },
   {
     name: 'register-agent-payment', method: 'POST', roles: [...reseller],
-    summary: 'Record a payment your portal received for a client; credits the client only when status is paid, once per external_id',
+    summary: 'Record a payment your portal received for a client; credits the client once per external_id when the status means paid (paid; Plisio completed, mismatch; Heleket paid_over)',
     input: T.Object({
-      login: T.String(), amount: Money, currency: T.Optional(T.String({ maxLength: 8 })), provider: T.Optional(T.String({ maxLength: 64 })),
-      external_id: T.String({ maxLength: 200 }), provider_txid: T.Optional(T.String({ maxLength: 200 })), status: T.String({ maxLength: 16 }),
+      login: LoginIn, amount: MoneyIn, currency: Opt(Text('Currency code such as EUR, USD or USDT')), provider: Opt(Text('plisio, heleket, …')),
+      external_id: ExternalId, provider_txid: Opt(Text()), status: Text(`The provider's own status word: ${ACCEPTED_PAYMENT_STATUSES.join(', ')}`),
     }),
+    output: T.Object({
+      transaction: TransactionOut,
+      credited: T.Boolean({ description: 'Whether the client has been credited (now or by an earlier report)' }),
+      duplicate: T.Boolean({ description: 'true when this external_id was reported before' }),
+    }),
+    errors: { 400: ['UNKNOWN_PAYMENT_STATUS'], ...NotFound, 409: ['IDEMPOTENCY_MISMATCH'] },
     handler: (ctx, actor, input) => registerAgentPayment(ctx, actor, input),
   },
   {
     name: 'agent-markup', method: 'BOTH', roles: [...reseller], summary: 'Current markup over wholesale and the retail plan it applies to',
+    output: T.Object({ markup_percent: PercentOut, retail_plan: RetailPlanSummaryOut }),
+    errors: { 409: ['NO_RETAIL_PLAN'] },
     handler: (ctx, actor) => agentMarkup(ctx, actor),
   },
   {
     name: 'preview-agent-markup', method: 'BOTH', roles: [...reseller],
     summary: 'Retail prices a new markup would give for the first rows (wholesale, current, new); changes nothing',
-    input: T.Object({ markup_percent: Percent, limit: T.Optional(T.Integer({ minimum: 1, maximum: 100, default: 10 })) }),
+    input: T.Object({ markup_percent: Percent, limit: Opt(IntIn('Rows, 1-100, default 10')) }),
+    output: T.Object({
+      markup_percent: PercentOut,
+      current_markup_percent: PercentOut,
+      changed: T.Boolean(),
+      retail_plan: RetailPlanSummaryOut,
+      rates: T.Array(T.Object({
+        prefix: T.String(), destination: T.String(),
+        wholesale_rate: MoneyNumber, current_rate: Nullable(MoneyNumber), new_rate: MoneyNumber,
+        wholesale_connect_charge: MoneyNumber, current_connect_charge: Nullable(MoneyNumber), new_connect_charge: MoneyNumber,
+      })),
+    }),
+    errors: { 409: ['NO_RETAIL_PLAN'] },
     handler: (ctx, actor, input) => previewAgentMarkup(ctx, actor, input),
   },
   {
     name: 'set-agent-markup', method: 'POST', roles: [...reseller],
     summary: 'Apply a new markup: rewrites the retail plan from wholesale; when that markup is already active nothing is rewritten',
     input: T.Object({ markup_percent: Percent }),
+    output: T.Object({
+      changed: T.Boolean(),
+      markup_percent: PercentOut,
+      previous_markup_percent: T.Optional(PercentOut),
+      retail_plan: RetailPlanSummaryOut,
+      rates_rewritten: T.Optional(T.Integer()),
+      message: T.Optional(T.String({ description: 'Present when the markup was already active' })),
+    }),
+    errors: { 409: ['NO_RETAIL_PLAN'] },
     handler: (ctx, actor, input) => setAgentMarkup(ctx, actor, input),
   },
 ];

@@ -5,17 +5,31 @@ import { Type as T } from '@sinclair/typebox';
 import {
   clientAuth, clientCallerIds, clientCalls, clientDashboard, clientRates, clientRefills, clientSip, portalBootstrap,
 } from '../../resellers/portal.js';
+import {
+  PortalCallerIdOut, PortalCallOut, PortalClientOut, PortalRefillOut, PortalSipAccountOut,
+} from '../answer-schemas.js';
 import type { Endpoint } from '../endpoint.js';
+import { FlagIn, IntIn, LocalTime, MoneyNumber, Nullable, Opt, PageOut, Text } from '../wire-types.js';
 
 const reseller = ['reseller'] as const;
-const Login = T.String({ minLength: 1, maxLength: 64, description: 'The client login' });
-const Limit = T.Optional(T.Integer({ minimum: 1, maximum: 500, default: 50 }));
-const Offset = T.Optional(T.Integer({ minimum: 0, default: 0 }));
+const Login = T.Union([T.String(), T.Integer()], { description: 'The client login; an all-digit login may be sent as a number' });
+const Paging = { limit: Opt(IntIn('Page size, default 50, at most 500')), offset: Opt(IntIn('Rows to skip, default 0')) };
+const NotFound = { 404: ['NOT_FOUND'] };
+const PortalCallsOut = T.Object({ login: T.String(), ...PageOut, calls: T.Array(PortalCallOut) });
 
 export const portalEndpoints: Endpoint[] = [
   {
     name: 'portal-bootstrap', method: 'GET', roles: [...reseller],
     summary: 'API and installation check: portal login and name, API version, server time and UTC offset, available endpoints',
+    output: T.Object({
+      portal: T.Object({ login: T.String(), name: T.String(), active: T.Boolean() }),
+      api: T.Literal('reseller'),
+      api_version: T.String(),
+      sip_domain: T.String(),
+      server_time: LocalTime,
+      server_utc_offset: T.String({ pattern: '^[+-]\\d{2}:\\d{2}$', description: 'Offset of the billing timezone, e.g. +03:00' }),
+      endpoints: T.Array(T.String()),
+    }),
     handler: async (ctx, actor) => {
       // Read at request time: the endpoint list is the Reseller API's own definition.
       const { resellerApi } = await import('../reseller-api.js');
@@ -27,51 +41,79 @@ export const portalEndpoints: Endpoint[] = [
     summary: 'Client login in the agent portal: checks the password (rate-limited per login and address); 403 INVALID_CREDENTIALS or ACCOUNT_INACTIVE',
     input: T.Object({
       login: Login,
-      password: T.String({ minLength: 1 }),
-      client_ip: T.Optional(T.String({ description: 'The end user\'s address as the portal saw it: failed checks are limited per this address (within your portal) as well as per login; without it, per login only' })),
+      password: Text(),
+      client_ip: Opt(Text('The end user\'s address as the portal saw it: failed checks are limited per this address (within your portal) as well as per login; without it, per login only')),
     }),
+    output: T.Object({ authenticated: T.Literal(true), client: PortalClientOut }),
+    errors: { 403: ['INVALID_CREDENTIALS'], 404: ['NOT_FOUND'], 429: ['RATE_LIMITED'] },
     handler: (ctx, actor, input) => clientAuth(ctx, actor, input),
   },
   {
     name: 'client-dashboard', method: 'GET', roles: [...reseller],
-    summary: 'Client dashboard: profile, visible balance (4 decimals), plan, status and counts',
+    summary: 'Client dashboard: profile, balance, plan, status and counts',
     input: T.Object({ login: Login }),
+    output: T.Object({
+      client: T.Object({ ...PortalClientOut.properties, balance: MoneyNumber, callerid: Nullable(T.String()) }),
+      counts: T.Object({ sip_accounts: T.Integer(), callerids: T.Integer(), calls: T.Integer(), failed_calls: T.Integer(), refills: T.Integer() }),
+    }),
+    errors: NotFound,
     handler: (ctx, actor, input) => clientDashboard(ctx, actor, input.login),
   },
   {
     name: 'client-sip', method: 'GET', roles: [...reseller],
     summary: 'Client SIP accounts without passwords; service accounts (_webN, _ipaN) only with include_service=1',
-    input: T.Object({ login: Login, include_service: T.Optional(T.Union([T.Literal('0'), T.Literal('1')])) }),
+    input: T.Object({ login: Login, include_service: Opt(FlagIn) }),
+    output: T.Object({ login: T.String(), sip_accounts: T.Array(PortalSipAccountOut) }),
+    errors: NotFound,
     handler: (ctx, actor, input) => clientSip(ctx, actor, input),
   },
   {
     name: 'client-calls', method: 'GET', roles: [...reseller],
     summary: 'Answered calls of the client, newest first',
-    input: T.Object({ login: Login, limit: Limit, offset: Offset }),
+    input: T.Object({ login: Login, ...Paging }),
+    output: PortalCallsOut,
+    errors: NotFound,
     handler: (ctx, actor, input) => clientCalls(ctx, actor, input, 'answered'),
   },
   {
     name: 'client-failed-calls', method: 'GET', roles: [...reseller],
     summary: 'Failed (unanswered) calls of the client, newest first',
-    input: T.Object({ login: Login, limit: Limit, offset: Offset }),
+    input: T.Object({ login: Login, ...Paging }),
+    output: PortalCallsOut,
+    errors: NotFound,
     handler: (ctx, actor, input) => clientCalls(ctx, actor, input, 'failed'),
   },
   {
     name: 'client-refills', method: 'GET', roles: [...reseller],
     summary: 'Refill history of the client (refills, vouchers, transfers, payments), newest first',
-    input: T.Object({ login: Login, limit: Limit, offset: Offset }),
+    input: T.Object({ login: Login, ...Paging }),
+    output: T.Object({ login: T.String(), ...PageOut, refills: T.Array(PortalRefillOut) }),
+    errors: NotFound,
     handler: (ctx, actor, input) => clientRefills(ctx, actor, input),
   },
   {
     name: 'client-callerids', method: 'GET', roles: [...reseller],
     summary: 'Caller IDs of the client; the active one is presented on calls',
     input: T.Object({ login: Login }),
+    output: T.Object({ login: T.String(), total: T.Integer(), callerids: T.Array(PortalCallerIdOut) }),
+    errors: NotFound,
     handler: (ctx, actor, input) => clientCallerIds(ctx, actor, input.login),
   },
   {
     name: 'client-rates', method: 'GET', roles: [...reseller],
     summary: 'Retail rates of the client\'s plan: prefix, destination, rate per minute, connect charge, billing blocks',
-    input: T.Object({ login: Login, limit: Limit, offset: Offset }),
+    input: T.Object({ login: Login, ...Paging }),
+    output: T.Object({
+      login: T.String(),
+      plan: Nullable(T.Object({ id: T.Integer(), name: T.String() })),
+      ...PageOut,
+      rates: T.Array(T.Object({
+        prefix: T.String(), destination: T.String(),
+        rate: T.Number({ description: 'Per minute, exact to the 6 stored decimals' }), connect_charge: MoneyNumber,
+        initblock: T.Integer(), billingblock: T.Integer(), minimal_time: T.Integer(),
+      })),
+    }),
+    errors: NotFound,
     handler: (ctx, actor, input) => clientRates(ctx, actor, input),
   },
 ];
