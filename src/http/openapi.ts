@@ -79,7 +79,8 @@ function operation(c: Components, api: ApiDefinition, e: Endpoint, method: 'get'
   };
   for (const [status, codes] of errorCodesOf(api, e, method)) responses[status] = sharedResponse(c, api, status, codes);
   const op: Json = {
-    operationId: camel(api.name, e.name, ...(e.method === 'BOTH' ? [method] : [])),
+    // A read is also served by POST (CONTRACT §2): its POST operation gets the method in its id.
+    operationId: camel(api.name, e.name, ...(e.method === 'BOTH' || (e.method === 'GET' && method === 'post') ? [method] : [])),
     tags: [api.title],
     summary: e.summary,
     description: `${e.summary}.\n\nServed at \`${api.basePath}/index.php/${e.name}\` and \`${api.basePath}/index.php?endpoint=${e.name}\`.`,
@@ -90,7 +91,7 @@ function operation(c: Components, api: ApiDefinition, e: Endpoint, method: 'get'
       ...(method === 'get'
         ? Object.entries(properties).map(([name, schema]) => ({ name, in: 'query', required: required.has(name), schema: plain(schema) }))
         : []),
-      ...(method === 'post'
+      ...(method === 'post' && e.method !== 'GET'
         ? [{
           name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 },
           description: 'A retry with the same key returns the first answer and changes nothing',
@@ -106,7 +107,12 @@ function operation(c: Components, api: ApiDefinition, e: Endpoint, method: 'get'
       c.schemas[inputName] ??= plain(e.input);
       body = { $ref: `#/components/schemas/${inputName}` };
     }
-    op.requestBody = { required: e.input !== undefined && required.size > 0, content: { 'application/json': { schema: body } } };
+    // The same fields as JSON (whatever the Content-Type says), a form or a multipart body; query
+    // parameters are read too, the body's winning (CONTRACT §2).
+    op.requestBody = {
+      required: e.input !== undefined && required.size > 0,
+      content: { 'application/json': { schema: body }, 'application/x-www-form-urlencoded': { schema: body }, 'multipart/form-data': { schema: body } },
+    };
   }
   return op;
 }
@@ -120,7 +126,7 @@ export function openApiDocument(apis: ApiDefinition[], version: string) {
       const success = successSchema(api, e);
       const schemaName = success ? camel(api.name, e.name, 'answer').replace(/^./, (c) => c.toUpperCase()) : null;
       if (success && schemaName) schemas[schemaName] = plain(success);
-      const methods: Array<'get' | 'post'> = e.method === 'BOTH' ? ['get', 'post'] : [e.method === 'GET' ? 'get' : 'post'];
+      const methods: Array<'get' | 'post'> = e.method === 'POST' ? ['post'] : ['get', 'post'];
       const item: Json = {};
       for (const method of methods) item[method] = operation(c, api, e, method, schemaName);
       paths[`${api.basePath}/index.php/${e.name}`] = item;
