@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.js';
 import { findLedgerMismatches } from '../../src/ledger/ledger.js';
@@ -138,6 +139,26 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
       fs.rmSync(dataDir, { recursive: true, force: true });
       assert.deepEqual(mismatches, [], 'ledger: balance must equal the sum of postings');
     },
+  };
+}
+
+/**
+ * Two server instances on one fresh database, started before the suite's tests and closed
+ * after them (the second first): for what instances must share. Call inside a describe.
+ */
+export function twoInstances(env: Record<string, string> = {}): { readonly a: TestServer; readonly b: TestServer } {
+  const pair: { a?: TestServer; b?: TestServer } = {};
+  before(async () => {
+    pair.a = await startTestServer(env);
+    pair.b = await startTestServer(env, { shareWith: pair.a });
+  });
+  after(async () => {
+    await pair.b?.close();
+    await pair.a?.close();
+  });
+  return {
+    get a() { return pair.a!; },
+    get b() { return pair.b!; },
   };
 }
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { createClient, createPlan, runCli, startTestServer, type TestServer } from '../helpers/server.js';
+import { createClient, createPlan, runCli, startTestServer, twoInstances, type TestServer } from '../helpers/server.js';
 
 const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest('hex');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -221,19 +221,10 @@ describe('API keys: list, revoke, rotate', () => {
 });
 
 describe('API keys: revocation on every instance', () => {
-  let a: TestServer;
-  let b: TestServer;
-
-  before(async () => {
-    a = await startTestServer();
-    b = await startTestServer({}, { shareWith: a });
-  });
-  after(async () => {
-    await b.close();
-    await a.close();
-  });
+  const servers = twoInstances();
 
   it('a key revoked through one instance answers 401 at once on another that just served it', async () => {
+    const { a, b } = servers;
     const planId = (await createPlan(a)).id;
     const client = await createClient(a, planId);
     const spare = (await a.admin('create-api-key', { login: client.login })).api_key as string;

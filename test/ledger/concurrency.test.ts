@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { createPlan, isPostgres, startTestServer, testDatabaseUrl, type TestServer } from '../helpers/server.js';
+import { createPlan, isPostgres, startTestServer, testDatabaseUrl, twoInstances, type TestServer } from '../helpers/server.js';
 import { agiEnv, asterisk, freePort, runAgi } from '../switch/fake-asterisk.js';
 
 const uid = () => `call-${crypto.randomBytes(6).toString('hex')}`;
@@ -45,18 +45,10 @@ const balanceMicros = async (t: TestServer, login: string) => {
 };
 
 describe('ledger: calls of a reseller client starting while others end, two instances', () => {
-  let a: TestServer;
-  let b: TestServer;
-  before(async () => {
-    a = await startTestServer();
-    b = await startTestServer({}, { shareWith: a });
-  });
-  after(async () => {
-    await b.close();
-    await a.close();
-  });
+  const servers = twoInstances();
 
   it('every CDR is settled, no transaction had to be retried, and the balances are exact', async () => {
+    const { a, b } = servers;
     const { reseller, clients } = await resellerWithClients(a, 4, '100');
     const key = (await a.admin('create-switch-key', { name: 'overlap' })).api_key;
     const instance = (i: number) => (i % 2 ? b : a);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { createClient, createPlan, isPostgres, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
+import { createClient, createPlan, isPostgres, startTestServer, twoInstances, type TestClient, type TestServer } from '../helpers/server.js';
 
 const uid = () => `call-${crypto.randomBytes(6).toString('hex')}`;
 
@@ -220,18 +220,10 @@ describe('switch api: authorize and cdr', () => {
 });
 
 describe('switch api: two server instances on one database', () => {
-  let a: TestServer;
-  let b: TestServer;
-  before(async () => {
-    a = await startTestServer();
-    b = await startTestServer({}, { shareWith: a });
-  });
-  after(async () => {
-    await b.close();
-    await a.close();
-  });
+  const servers = twoInstances();
 
   it('concurrent authorizations through both instances never reserve more than the balance', async () => {
+    const { a, b } = servers;
     const plan = await createPlan(a);
     const c = await createClient(a, plan.id, { balance: '10' });
     const key = (await a.admin('create-switch-key', { name: 'shared-switch' })).api_key;
