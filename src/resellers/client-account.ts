@@ -13,7 +13,8 @@ import { setSipSecret, SERVICE_KINDS } from '../sip/sip-accounts.js';
 import { login as parseLogin } from '../util/input.js';
 import { normalizeE164 } from '../util/phone.js';
 import { nowIso } from '../util/time.js';
-import { clientProfile, passwordCheckClient, portalAddress, portalClient } from './portal.js';
+import { passwordCheckClient, portalAddress } from './portal-auth.js';
+import { clientProfile, portalClient } from './portal-client.js';
 
 /**
  * Whether a login is one of this reseller's clients (`exists`) and whether a new account could

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createClient as provisionClient } from '../../src/accounts/provisioning.js';
-import { buildJanusToken, DEFAULT_JANUS_TOKEN_TTL_SECONDS, signJanusToken, verifyJanusToken } from '../../src/portal/janus-token.js';
+import { buildJanusToken, DEFAULT_JANUS_TOKEN_TTL_SECONDS, signJanusToken, verifyJanusToken } from '../../src/webphone/janus-token.js';
 import pino from 'pino';
 import { createClient, createPlan, startTestServer, type TestServer } from '../helpers/server.js';
 import { requirePeer } from '../helpers/peers.js';

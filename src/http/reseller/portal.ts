@@ -2,9 +2,10 @@
 // their dashboard, SIP accounts, calls, refills, caller IDs and retail rates. Answers never carry
 // the reseller's balance, wholesale rates, markup or credit logic.
 import { Type as T } from '@sinclair/typebox';
+import { clientAuth } from '../../resellers/portal-auth.js';
 import {
-  clientAuth, clientCallerIds, clientCalls, clientDashboard, clientRates, clientRefills, clientSip, portalBootstrap,
-} from '../../resellers/portal.js';
+  clientCallerIds, clientCalls, clientDashboard, clientRates, clientRefills, clientSip, portalBootstrap,
+} from '../../resellers/portal-views.js';
 import {
   PortalCallerIdOut, PortalCallOut, PortalClientOut, PortalRefillOut, PortalSipAccountOut,
 } from '../answer-schemas.js';

@@ -1,7 +1,7 @@
 // Reseller API, web phone: `client-softphone-token` gives a white-label portal what a browser
 // needs to register the client's `_web1` service SIP account through Janus.
 import { Type as T } from '@sinclair/typebox';
-import { softphoneToken } from '../../portal/softphone.js';
+import { softphoneToken } from '../../webphone/softphone.js';
 import type { Endpoint } from '../endpoint.js';
 import { LocalTime } from '../wire-types.js';
 

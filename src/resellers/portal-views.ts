@@ -1,14 +1,10 @@
-// The white-label agent portal: what a reseller's own portal shows its clients. Every answer
-// is about one client of the calling reseller and carries only what that client may see: never
-// the reseller's balance, wholesale rates, markup or credit logic (CONTRACT §3).
-import { isIP } from 'node:net';
+// The white-label portal's views of one client of the calling reseller: installation check,
+// dashboard, SIP accounts, calls, refills, caller IDs and retail rates. Each carries only what
+// that client may see: never the reseller's balance, wholesale rates, markup or credit logic
+// (CONTRACT §3).
 import type { Actor } from '../accounts/actor.js';
-import { checkPasswordLimited } from '../accounts/self.js';
-import { reachableClient } from '../accounts/tenancy.js';
 import { listCalls } from '../calls/history.js';
 import type { Ctx } from '../context.js';
-import type { Account } from '../db/schema.js';
-import { accountInactive, AppError, badRequest, forbidden, tooManyRequests } from '../errors.js';
 import { REFILL_KINDS } from '../ledger/ledger.js';
 import { microsFromDb, moneyToJsonNumber, parseMoney } from '../money.js';
 import { listRefills } from '../refills/refills.js';
@@ -16,76 +12,10 @@ import { listCallerIds } from '../sip/caller-ids.js';
 import { listSipAccounts, SERVICE_KINDS } from '../sip/sip-accounts.js';
 import { bool, paging } from '../util/input.js';
 import { formatLocal, utcOffset } from '../util/time.js';
+import { clientProfile, portalClient } from './portal-client.js';
 
 /** Version of the portal endpoints' wire format, for `portal-bootstrap`. */
 export const PORTAL_API_VERSION = '1.0';
-
-/** The `login` of a portal request: 400 when absent, then the tenancy guard (404 when not ours). */
-export async function portalClient(ctx: Ctx, actor: Actor, login: unknown): Promise<Account> {
-  if (typeof login !== 'string' || login.trim() === '') throw badRequest('login', 'is required');
-  if (login.length > 64) throw badRequest('login', 'must be at most 64 characters');
-  return reachableClient(ctx.db, actor, login.trim());
-}
-
-/**
- * The address a portal password check is counted under (CONTRACT §3): the end user's, as the
- * portal passes it in `client_ip`, counted within this reseller, so nothing one reseller's
- * visitors do limits another reseller's clients. Null when the portal passes none: the request
- * then comes from the portal's own server, shared by all of its visitors, and counting it would
- * let one visitor's typos (or one attacker) lock every client of the portal out; such checks
- * get the per-login limit only.
- */
-export function portalAddress(actor: Actor, clientIp: unknown): string | null {
-  if (clientIp === undefined || clientIp === null || clientIp === '') return null;
-  if (typeof clientIp !== 'string' || clientIp.length > 64 || isIP(clientIp.trim()) === 0) {
-    throw badRequest('client_ip', 'must be the end user\'s IPv4 or IPv6 address');
-  }
-  return `reseller-${actor.id}/${clientIp.trim().toLowerCase()}`;
-}
-
-/**
- * The client whose password is about to be checked. A login that is not one of this reseller's
- * clients counts as a failed attempt of the address (never of that login: a reseller must not be
- * able to lock out another tenant's client), so a portal cannot be used to probe logins freely.
- * Without an address nothing is counted: the answer (404) tells nothing a reseller's own client
- * list does not.
- */
-export async function passwordCheckClient(ctx: Ctx, actor: Actor, login: unknown, address: string | null): Promise<Account> {
-  const addressKey = address === null ? [] : [`ip:${address}`];
-  if (addressKey.length > 0 && await ctx.limiter.isBlocked(addressKey)) {
-    throw tooManyRequests('Too many failed password attempts; wait 15 minutes');
-  }
-  try {
-    return await portalClient(ctx, actor, login);
-  } catch (err) {
-    if (addressKey.length > 0 && err instanceof AppError && err.status === 404) await ctx.limiter.recordFailure(addressKey);
-    throw err;
-  }
-}
-
-async function planName(ctx: Ctx, planId: number | null): Promise<string | null> {
-  if (planId === null) return null;
-  const plan = await ctx.db.selectFrom('plans').select('name').where('id', '=', planId).executeTakeFirst();
-  return plan?.name ?? null;
-}
-
-/** A client as its portal shows it: identity, contact data, status and plan. */
-export async function clientProfile(ctx: Ctx, actor: Actor, client: Account) {
-  return {
-    id: Number(client.id),
-    login: client.login,
-    username: client.login,
-    name: client.name,
-    email: client.email,
-    phone: client.phone,
-    language: client.language,
-    // A client of an inactive reseller can do nothing, so it reads as inactive too.
-    active: client.active === 1 && actor.active,
-    id_plan: client.plan_id === null ? null : Number(client.plan_id),
-    plan_name: await planName(ctx, client.plan_id === null ? null : Number(client.plan_id)),
-    created_at: formatLocal(client.created_at),
-  };
-}
 
 /** API and installation check for a portal: who it runs as, versions, the clock, the endpoints. */
 export async function portalBootstrap(ctx: Ctx, actor: Actor, endpointNames: string[]) {
@@ -104,24 +34,6 @@ export async function portalBootstrap(ctx: Ctx, actor: Actor, endpointNames: str
     server_utc_offset: utcOffset(now),
     endpoints: endpointNames,
   };
-}
-
-/**
- * Checks a client's portal password, rate-limited per login and, when the portal passes the end
- * user's `client_ip`, per that address within this reseller (see portalAddress).
- */
-export async function clientAuth(ctx: Ctx, actor: Actor, input: { login?: unknown; password?: unknown; client_ip?: unknown }) {
-  if (typeof input.login !== 'string' || input.login.trim() === '') throw badRequest('login', 'is required');
-  if (typeof input.password !== 'string' || input.password === '') throw badRequest('password', 'is required');
-  if (input.password.length > 1024) throw badRequest('password', 'is too long');
-  const address = portalAddress(actor, input.client_ip);
-  const client = await passwordCheckClient(ctx, actor, input.login, address);
-  if (!(await checkPasswordLimited(ctx, client.login, address, input.password, client.password_hash))) {
-    throw forbidden('INVALID_CREDENTIALS', 'Login or password is wrong');
-  }
-  // Only a caller who knows the password learns that the account is inactive.
-  if (client.active !== 1 || !actor.active) throw accountInactive();
-  return { authenticated: true, client: await clientProfile(ctx, actor, client) };
 }
 
 /**
