@@ -1,4 +1,8 @@
-// Every environment variable Ledgerline reads, parsed and typed in one place (CONTRACT §1).
+// The server's environment variables (CONTRACT §1, README "Configuration"), parsed and typed
+// in one place: the rest of the code takes them from Config, never from process.env. Three are
+// read elsewhere on purpose: TZ by Node itself (the billing timezone util/time.ts renders in),
+// LEDGERLINE_STRICT_SCHEMAS, a development switch of the answer checks (http/schema-runtime.ts),
+// and LOG_LEVEL once more by the CLI, whose default is quieter (cli/main.ts).
 import path from 'node:path';
 import { parseAddressRules } from './net/addresses.js';
 
@@ -6,7 +10,12 @@ export interface Config {
   port: number;
   /** HTTP bind address. */
   host: string;
-  /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
+  /**
+   * TRUST_PROXY=1: take the client address from X-Forwarded-For (behind a reverse proxy), for
+   * per-address limits and the audit log. Every hop is trusted (Fastify `trustProxy: true`):
+   * the address is the header's first (leftmost) one, so the proxy must set the header rather
+   * than append to what the client sent, or a client chooses its own address.
+   */
   trustProxy: boolean;
   /** Largest request body accepted (413 beyond); admits a full 10,000-row add-rates batch. */
   httpBodyLimitBytes: number;

@@ -39,12 +39,6 @@ export const cdrsOverLimit = new client.Counter({
   help: 'CDRs answered longer than the max_duration they were authorized for (the switch did not cut the call)',
   registers: [registry],
 });
-export const smsByStatus = new client.Counter({
-  name: 'ledgerline_sms_total',
-  help: 'SMS messages by status reached',
-  labelNames: ['status'] as const,
-  registers: [registry],
-});
 export const sqliteBatchSize = new client.Histogram({
   name: 'ledgerline_sqlite_transactions_per_commit',
   help: 'SQLite: transactions that shared one COMMIT (group commit batch size)',

@@ -28,7 +28,8 @@ export function accountView(a: Account) {
   };
 }
 
-async function byLogin(db: Ctx['db'], login: unknown): Promise<Account> {
+/** Any account by login, for the operator; 404 when there is none. */
+export async function accountByLogin(db: Ctx['db'], login: unknown): Promise<Account> {
   const l = requiredString(login, 'login', 64);
   const a = await db.selectFrom('accounts').selectAll().where('login', '=', l).executeTakeFirst();
   if (!a) throw notFound('Account');
@@ -45,7 +46,7 @@ export async function refill(ctx: Ctx, input: { login?: unknown; amount?: unknow
   if (amount === 0n) throw badRequest('amount', 'must not be 0');
   const description = optionalString(input.description, 'description', 255);
   return inTx(ctx.db, async (trx) => {
-    const account = await byLogin(trx, input.login);
+    const account = await accountByLogin(trx, input.login);
     if (account.role === 'admin' || account.role === 'switch') throw badRequest('login', 'has no balance');
     // Locked (one account, so in the global order) to check the posting against what it read.
     const locked = (await lockAccounts(trx, ctx.dialect, [Number(account.id)])).get(Number(account.id))!;
@@ -61,7 +62,7 @@ export async function refill(ctx: Ctx, input: { login?: unknown; amount?: unknow
 export async function setAccountStatus(ctx: Ctx, input: { login?: unknown; active?: unknown }) {
   const active = bool(input.active, 'active');
   return inTx(ctx.db, async (trx) => {
-    const account = await byLogin(trx, input.login);
+    const account = await accountByLogin(trx, input.login);
     if (account.role === 'admin') throw badRequest('login', 'the admin account cannot be deactivated');
     await trx.updateTable('accounts').set({ active: active ? 1 : 0, updated_at: nowIso() }).where('id', '=', account.id).execute();
     // SIP endpoints stay projected; authorization refuses calls of inactive accounts.
@@ -86,7 +87,7 @@ export async function listAccounts(ctx: Ctx, query: { role?: unknown; limit?: un
 }
 
 export async function getAccount(ctx: Ctx, login: unknown) {
-  const account = await byLogin(ctx.db, login);
+  const account = await accountByLogin(ctx.db, login);
   const keys = await ctx.db.selectFrom('api_keys').select(['key_prefix', 'label', 'created_at', 'revoked_at'])
     .where('account_id', '=', account.id).orderBy('id').execute();
   return {

@@ -1,7 +1,15 @@
-// The audit log (CONTRACT §3): every state-changing request — over HTTP, the CLI or FastAGI —
-// with who, what, when and from where. Written in the transaction of the change when it
-// succeeded (a change whose audit row cannot be written is not made), and on its own, after
-// the rollback, when it was refused.
+// The audit log (CONTRACT §3): state-changing requests with who, what, when and from where.
+// This file only writes rows; each edge decides when, and the guarantees differ:
+// - HTTP writes (http/api-plugin.ts): a success's row is written in the transaction of its
+//   change, so a change whose row cannot be written is rolled back and answered 500; for a
+//   service that runs several transactions, in the first one that commits (request-audit.ts),
+//   and on its own at the end when none did. A refusal's row is written on its own after the
+//   rollback, with its code, except 404 and 405 refusals. Reads (also a read sent by POST)
+//   leave no row.
+// - FastAGI scripts (agi/scripts.ts): the same, as api `agi` from Asterisk's address.
+// - CLI commands (cli/main.ts): one row on its own once the command has succeeded, not in its
+//   transaction (a failure to write it fails the command after its change was made); a
+//   refused command leaves no row.
 import type { Logger } from 'pino';
 import type { Db, Trx } from '../db/connect.js';
 import { preparedQuery } from '../db/prepared.js';

@@ -11,7 +11,7 @@ import { reserve } from '../ledger/reservations.js';
 import { callsAuthorized } from '../metrics.js';
 import { microsFromDb } from '../money.js';
 import type { RateMatch } from '../rating/rate-table.js';
-import { callCostMicros, maxAffordableSeconds, minimumBlockCostMicros } from '../rating/tariff.js';
+import { callCostMicros, maxDurationForAll, minimumBlockCostMicros } from '../rating/tariff.js';
 import { findCaller, normalizeDestination, parseUniqueId, type Caller } from './caller.js';
 import { sameSwitch } from './switch-ref.js';
 
@@ -111,14 +111,12 @@ export async function authorizeCall(ctx: Ctx, input: AuthorizeInput, switchRef: 
     if (settled.some((c) => Number(c.account_id) === caller.accountId)) return refuse('ALREADY_SETTLED', { caller_id: callerId, rate });
     if (settled.some((c) => c.switch_ref === switchRef)) return refuse('UNIQUEID_IN_USE', { rate, sip_login: caller.sipLogin });
 
-    let limit = maxSeconds;
-    for (const p of payers) {
-      const available = availableMicros(locked.get(p.accountId)!);
-      if (minimumBlockCostMicros(p.match.tariff) > available) {
-        return refuse(p.shortReason, { caller_id: callerId, rate, sip_login: caller.sipLogin });
-      }
-      limit = Math.min(limit, maxAffordableSeconds(p.match.tariff, available, maxSeconds));
-    }
+    const funded = payers.map((p) => ({ ...p, tariff: p.match.tariff, availableMicros: availableMicros(locked.get(p.accountId)!) }));
+    // The first payer that cannot afford the minimum block names the refusal.
+    const short = funded.find((p) => minimumBlockCostMicros(p.tariff) > p.availableMicros);
+    if (short) return refuse(short.shortReason, { caller_id: callerId, rate, sip_login: caller.sipLogin });
+    // The rating core's limit over all payers, the one its property tests pin (test/props/call-cost.test.ts).
+    const limit = maxDurationForAll(funded, maxSeconds);
     const expiresAt = new Date(Date.now() + (limit + RESERVATION_GRACE_SECONDS) * 1000).toISOString();
     for (const p of payers) {
       await reserve(trx, {

@@ -1,5 +1,5 @@
-// `ledgerline` CLI: the Admin API's operations plus serve, migrate and verify-ledger,
-// on the database that DATABASE_URL names.
+// `ledgerline` CLI: the Admin API's operations (verify-ledger among them) plus serve, migrate
+// and import-rates, on the database that DATABASE_URL names.
 import { parseArgs } from 'node:util';
 import type { Actor } from '../accounts/actor.js';
 import { loadConfig } from '../config.js';

@@ -3,6 +3,7 @@
 import { Type as T } from '@sinclair/typebox';
 import { listApiKeys, revokeApiKey } from '../accounts/api-keys.js';
 import { accountView, getAccount, listAccounts, refill, setAccountStatus } from '../accounts/admin-ops.js';
+import { setCredit } from '../accounts/credit.js';
 import { createApiKeyFor, createClient, createReseller, createSwitchKey } from '../accounts/provisioning.js';
 import { findLedgerMismatches } from '../ledger/ledger.js';
 import { formatMoney } from '../money.js';
@@ -10,7 +11,7 @@ import { addRates, createPlan, planView } from '../plans/plans.js';
 import { createVouchers } from '../vouchers/vouchers.js';
 import { AdminAccountOut, AdminPlanOut, ApiKeyOut as ApiKeyRecordOut } from './answer-schemas.js';
 import type { ApiDefinition, Endpoint } from './endpoint.js';
-import { FlagIn, IdIn, IntIn, LocalTime, LoginIn, Money4, MoneyIn, Nullable, Opt, PageOut, PagingIn, Text } from './wire-types.js';
+import { Flag01, FlagIn, IdIn, IntIn, LocalTime, LoginIn, Money4, MoneyIn, Nullable, Opt, PageOut, PagingIn, Text } from './wire-types.js';
 
 const admin = ['admin'] as const;
 const ApiKeyOut = T.String({ description: 'The API key, shown only in this answer' });
@@ -130,6 +131,20 @@ const endpoints: Endpoint[] = [
     output: T.Object({ login: T.String(), active: T.Integer({ minimum: 0, maximum: 1 }) }),
     errors: { 404: ['NOT_FOUND'] },
     handler: (ctx, _a, input) => setAccountStatus(ctx, input),
+  },
+  {
+    name: 'set-credit', method: 'POST', roles: [...admin],
+    summary: 'Make a direct client or a reseller postpaid with a credit limit it may spend beyond its balance, or prepaid again',
+    input: T.Object({
+      login: LoginIn, postpaid: FlagIn,
+      credit_limit: Opt(T.Union([T.Number(), T.String()], { description: 'A decimal amount, as a JSON number or a decimal string: required when postpaid, 0 or absent when not' })),
+    }),
+    output: T.Object({
+      login: T.String(), postpaid: Flag01, credit_limit: Money4, balance: Money4,
+      available: T.String({ pattern: Money4.pattern, description: 'balance + credit_limit − open call reservations, 4 decimals; negative when the account owes more than its limit' }),
+    }),
+    errors: { 404: ['NOT_FOUND'] },
+    handler: (ctx, _a, input) => setCredit(ctx, input),
   },
   {
     name: 'create-switch-key', method: 'POST', roles: [...admin], summary: 'API key of role switch for the Switch API',

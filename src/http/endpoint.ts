@@ -4,7 +4,11 @@ import type { Actor } from '../accounts/actor.js';
 import type { Ctx } from '../context.js';
 import type { Role } from '../db/schema.js';
 
-export type ApiName = 'client' | 'reseller' | 'sms' | 'esim' | 'admin' | 'switch';
+/**
+ * The API families this server serves. Paths of the documented families it does not serve yet
+ * (`/sms-api`, `/esim-api`) still answer 404 in their envelope (fallback-replies.ts).
+ */
+export type ApiName = 'client' | 'reseller' | 'admin' | 'switch';
 
 export interface RequestInfo {
   ip: string;

@@ -1,5 +1,16 @@
-// OpenAPI 3.1 description of every endpoint, generated from the same definitions that validate
-// the requests and serialize the answers (schema-runtime.ts), so it cannot drift.
+// OpenAPI 3.1 description of every endpoint, generated from the endpoint definitions that also
+// validate the requests and serialize the answers (schema-runtime.ts). What that ties, exactly:
+// - Request fields: the input described is the schema every HTTP request is validated against
+//   (names, required, JSON types). The services' own checks (ranges, formats, lengths) are
+//   stricter, and appear here only in the descriptions' words, which can fall behind.
+// - Success answers: the serializer writes only declared fields, so an undeclared one is never
+//   sent. That every declared field is there with its type is checked only under strict schema
+//   checking (the test runner, LEDGERLINE_STRICT_SCHEMAS=1); in production the serializer
+//   omits a missing field and converts a mistyped one (5 → "5"), or fails the request (500)
+//   when it cannot.
+// - Error statuses and codes: an answer the list (errorCodesOf) lacks fails loudly only under
+//   strict checking, so the list is as complete as the tests' reach.
+// - /healthz is described by hand below; /metrics and /docs are not described.
 //
 // The original document selects an operation with `?endpoint=NAME`. A query string cannot be
 // part of an OpenAPI path (validators refuse it and client generators cannot call it), so each

@@ -8,7 +8,7 @@ import type { Trx } from '../db/connect.js';
 import type { Plan } from '../db/schema.js';
 import { inTx } from '../db/tx.js';
 import { badRequest, notFound } from '../errors.js';
-import { applyMarkup, MAX_RATE_MICROS, microsFromDb, moneyToJsonNumber, type Micros } from '../money.js';
+import { applyMarkup, applyMarkupSql, MAX_RATE_MICROS, microsFromDb, moneyToJsonNumber, type Micros } from '../money.js';
 import { bool, intInRange, money, optionalMoney, positiveInt, requiredString } from '../util/input.js';
 import { nowIso } from '../util/time.js';
 
@@ -159,26 +159,18 @@ export async function addRates(ctx: Ctx, input: { plan_id?: unknown; rates?: unk
   });
 }
 
-/** Markups above this (1000% is the API's limit) would leave the exact integer range of markedUpSql. */
-const MAX_MARKUP_MICRO_PERCENT = 10_000_000_000n;
-
-/**
- * applyMarkup in SQL, exact in 64-bit integers on both dialects: with micros = a*10^8 + b,
- * micros*(10^8+m)/10^8 = a*(10^8+m) + b + b*m/10^8, and only the last term needs rounding
- * (half-up; amounts are never negative). No intermediate exceeds the result or 2*10^8*m.
- */
-function markedUpSql(column: 'rate_micros' | 'connect_charge_micros', markupMicroPercent: bigint) {
-  const m = sql`cast(${Number(markupMicroPercent)} as bigint)`;
-  const c = sql.ref(column);
-  return sql<number>`(${c} / 100000000) * (100000000 + ${m}) + (${c} % 100000000) + ((${c} % 100000000) * ${m} * 2 + 100000000) / 200000000`;
-}
+/** applyMarkupSql (money.ts, beside applyMarkup) over a price column of `rates`. */
+const markedUpSql = (column: 'rate_micros' | 'connect_charge_micros', markupMicroPercent: bigint) =>
+  applyMarkupSql(sql<number>, sql.ref(column), markupMicroPercent);
 
 /**
  * Rewrites a retail plan from its wholesale plan at the given markup, in one INSERT ... SELECT
  * (a million-row plan never passes through the application). Returns the number of rows.
  */
 export async function rebuildRetailPlan(trx: Trx, retailPlanId: number, wholesalePlanId: number, markupMicroPercent: bigint): Promise<number> {
-  if (markupMicroPercent < 0n || markupMicroPercent > MAX_MARKUP_MICRO_PERCENT) throw new RangeError(`markup out of range: ${markupMicroPercent}`);
+  // Built first: a markup out of the SQL form's range is refused before anything is deleted.
+  const rateMicros = markedUpSql('rate_micros', markupMicroPercent);
+  const connectChargeMicros = markedUpSql('connect_charge_micros', markupMicroPercent);
   await trx.deleteFrom('rates').where('plan_id', '=', retailPlanId).execute();
   await bumpRatesVersion(trx, retailPlanId);
   const result = await trx.insertInto('rates')
@@ -187,8 +179,8 @@ export async function rebuildRetailPlan(trx: Trx, retailPlanId: number, wholesal
       sql<number>`cast(${retailPlanId} as bigint)`.as('plan_id'),
       'prefix',
       'destination',
-      markedUpSql('rate_micros', markupMicroPercent).as('rate_micros'),
-      markedUpSql('connect_charge_micros', markupMicroPercent).as('connect_charge_micros'),
+      rateMicros.as('rate_micros'),
+      connectChargeMicros.as('connect_charge_micros'),
       'initblock',
       'billingblock',
       'minimal_time',

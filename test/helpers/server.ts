@@ -13,7 +13,8 @@ import { findLedgerMismatches } from '../../src/ledger/ledger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import pino from 'pino';
 
-export type Family = 'client' | 'reseller' | 'sms' | 'esim' | 'admin' | 'switch';
+/** The API families the server serves (src/http/endpoint.ts ApiName). */
+export type Family = 'client' | 'reseller' | 'admin' | 'switch';
 
 export interface ApiResponse {
   status: number;
