@@ -8,9 +8,8 @@
 import { CompiledQuery, type ControlledTransaction } from 'kysely';
 import { AppError } from '../errors.js';
 import { sqliteBatchSize } from '../metrics.js';
-import type { Database } from './schema.js';
-import type { Db, Trx } from './connect.js';
-import { runTransactionCallback } from './tx.js';
+import type { Database, Db, Trx } from './schema.js';
+import { runTransactionCallback, type TransactionRunner } from './tx.js';
 
 interface Item {
   fn: (trx: Trx) => Promise<unknown>;
@@ -29,7 +28,7 @@ export interface BatchLimits {
   maxQueued: number;
 }
 
-export class TransactionBatcher {
+export class TransactionBatcher implements TransactionRunner {
   #queue: Item[] = [];
   #scheduled = false;
   #running = false;
