@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import type { Actor } from '../accounts/actor.js';
 import { loadConfig } from '../config.js';
-import { AppError } from '../errors.js';
+import { AppError, OverloadedError } from '../errors.js';
 import { adminApi } from '../http/admin-api.js';
 import { importRatesCsv, InvalidRowsError, StderrProgress } from '../plans/csv-import.js';
 import { createLogger, openContext } from '../server.js';
@@ -124,7 +124,8 @@ async function run(argv: string[]): Promise<number> {
 
 run(process.argv.slice(2)).then(
   (code) => { if (code >= 0) process.exitCode = code; },
-  (err) => {
+  (caught) => {
+    const err = caught instanceof OverloadedError ? caught.toAppError() : caught;
     if (err instanceof AppError) {
       process.stderr.write(`ledgerline: ${err.message} (${err.code})\n`);
       process.exitCode = err.status === 400 ? 2 : 1;
