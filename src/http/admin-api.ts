@@ -3,9 +3,10 @@
 import { Type as T } from '@sinclair/typebox';
 import { listApiKeys, revokeApiKey } from '../accounts/api-keys.js';
 import { accountView, getAccount, listAccounts, refill, setAccountStatus } from '../accounts/admin-ops.js';
-import { createApiKeyFor, createClient, createReseller, createSwitchKey } from '../accounts/provisioning.js';
+import { createApiKeyFor, createSwitchKey } from '../accounts/provisioning.js';
 import { findLedgerMismatches } from '../ledger/ledger.js';
 import { formatMoney } from '../money.js';
+import { createClient, createReseller } from '../onboarding/onboarding.js';
 import { addRates, createPlan, planView } from '../plans/plans.js';
 import { createVouchers } from '../vouchers/vouchers.js';
 import { AdminAccountOut, AdminPlanOut, ApiKeyOut as ApiKeyRecordOut } from './answer-schemas.js';
