@@ -7,9 +7,10 @@
 // the same name) with 10.00; the reseller's client 1234567892 (the original document's example
 // login) with 5.00 transferred; voucher 123456789012 worth 5.00 for direct clients; a switch key.
 import type { Actor } from './accounts/actor.js';
-import { createClient, createReseller, createSwitchKey, issueApiKey } from './accounts/provisioning.js';
+import { createSwitchKey, issueApiKey } from './accounts/provisioning.js';
 import type { Ctx } from './context.js';
 import { inTx } from './db/tx.js';
+import { createClient, createReseller } from './onboarding/onboarding.js';
 import { addRates, createPlan } from './plans/plans.js';
 import { transfer } from './resellers/transfers.js';
 import { nowIso } from './util/time.js';

@@ -11,6 +11,21 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * A bounded queue is full (SQLite's group commit, db/tx-batch.ts): nothing was applied, and
+ * the same request may succeed shortly. Not an AppError: the layer that refuses knows no
+ * protocol, and each edge says it in its own (HTTP 503 OVERLOADED, AGI LL_CDR_ERROR=OVERLOADED
+ * with LL_CDR_RETRY=1, the CLI's exit status 1).
+ */
+export class OverloadedError extends Error {
+  readonly code = 'OVERLOADED';
+
+  /** The answer every edge gives it: 503, which tells the caller to send it again. */
+  toAppError(): AppError {
+    return new AppError(503, this.code, this.message);
+  }
+}
+
 export const badRequest = (field: string, message: string, code = 'VALIDATION_ERROR') =>
   new AppError(400, code, `${field}: ${message}`, field);
 export const unauthorized = (message = 'Missing or unknown API key') => new AppError(401, 'UNAUTHORIZED', message);

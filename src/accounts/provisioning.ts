@@ -1,15 +1,13 @@
-// Creating accounts: clients (with their main SIP account), resellers (with their retail
-// plan), switch keys, API keys. Shared by the Admin API, the CLI and the Reseller API.
+// Creating accounts and their keys: logins, passwords, the admin at first start, switch keys,
+// API keys. Clients and resellers, which also get a SIP account or a retail plan, are created
+// on top of this by onboarding/ (this folder sits below plans/ and sip/, which build on it).
 import type { Ctx } from '../context.js';
 import type { Trx } from '../db/connect.js';
-import type { Account, Plan, Role } from '../db/schema.js';
+import type { Account, Role } from '../db/schema.js';
 import { inTx } from '../db/tx.js';
 import { badRequest, conflict, notFound } from '../errors.js';
-import { post } from '../ledger/ledger.js';
-import { microsFromDb, MoneyRangeError, parseMoney } from '../money.js';
-import { DEFAULT_MARKUP_MICRO_PERCENT, rebuildRetailPlan } from '../plans/plans.js';
-import { insertSipAccount } from '../sip/sip-accounts.js';
-import { login as parseLogin, optionalMoney, positiveInt } from '../util/input.js';
+import { MoneyRangeError, parseMoney } from '../money.js';
+import { login as parseLogin } from '../util/input.js';
 import { nowIso } from '../util/time.js';
 import type { Actor } from './actor.js';
 import { ADOPTED_KEY_PREFIX_LENGTH, generateApiKey, hashApiKey, hashPassword, passwordWeakness, randomDigits, randomPassword } from './credentials.js';
@@ -35,7 +33,7 @@ async function loginTaken(trx: Trx, login: string): Promise<boolean> {
 }
 
 /** A free login: the one asked for (409 when taken), or 8 random digits + `01`. */
-async function chooseLogin(trx: Trx, requested: string | undefined): Promise<string> {
+export async function chooseLogin(trx: Trx, requested: string | undefined): Promise<string> {
   if (requested !== undefined) {
     if (await loginTaken(trx, requested)) throw conflict('LOGIN_TAKEN', `Login ${requested} is already in use`);
     return requested;
@@ -47,7 +45,7 @@ async function chooseLogin(trx: Trx, requested: string | undefined): Promise<str
   throw conflict('LOGIN_TAKEN', 'Could not find a free login; give one explicitly');
 }
 
-interface NewAccount {
+export interface NewAccount {
   role: Role;
   login: string;
   parentId: number | null;
@@ -56,7 +54,7 @@ interface NewAccount {
   markupMicroPercent?: bigint | null;
 }
 
-async function insertAccount(trx: Trx, a: NewAccount): Promise<Account> {
+export async function insertAccount(trx: Trx, a: NewAccount): Promise<Account> {
   const now = nowIso();
   return trx.insertInto('accounts').values({
     login: a.login, role: a.role, parent_id: a.parentId, plan_id: a.planId,
@@ -80,51 +78,6 @@ export async function choosePassword(password: unknown): Promise<PasswordChoice>
   return { hash: await hashPassword(generated), generated };
 }
 
-export interface CreateClientInput { login?: unknown; password?: unknown; plan_id?: unknown; balance?: unknown }
-export interface CreatedClient {
-  client: Account;
-  plan: Plan;
-  apiKey: string;
-  password: string | null;
-  sip: { name: string; password: string };
-}
-
-/**
- * Creates a client under `owner` (null: the admin's direct client; else a reseller) on one of
- * the owner's plans, with its main SIP account and an API key. An opening balance (admin
- * only) and the plan's initial credit are ledger postings in the same transaction.
- */
-export async function createClient(ctx: Ctx, ownerResellerId: number | null, input: CreateClientInput): Promise<CreatedClient> {
-  const requestedLogin = input.login === undefined || input.login === null ? undefined : parseLogin(input.login);
-  const planId = positiveInt(input.plan_id, 'plan_id');
-  const openingMicros = ownerResellerId === null ? optionalMoney(input.balance, 'balance', 0n) : 0n;
-  const password = await choosePassword(input.password);
-  const sipPassword = randomPassword(16);
-  return inTx(ctx.db, async (trx) => {
-    let planQuery = trx.selectFrom('plans').selectAll().where('id', '=', planId);
-    planQuery = ownerResellerId === null ? planQuery.where('owner_id', 'is', null) : planQuery.where('owner_id', '=', ownerResellerId);
-    const plan = await planQuery.executeTakeFirst();
-    if (!plan) throw notFound('Plan');
-    const login = await chooseLogin(trx, requestedLogin);
-    let client = await insertAccount(trx, {
-      role: 'client', login, parentId: ownerResellerId, planId, passwordHash: password.hash,
-    });
-    const initialCredit = microsFromDb(plan.initial_credit_micros);
-    if (initialCredit > 0n) {
-      await post(trx, { accountId: client.id, amountMicros: initialCredit, kind: 'refill', refType: 'plan', refId: plan.id, description: 'Initial credit of plan' });
-    }
-    if (openingMicros > 0n) {
-      await post(trx, { accountId: client.id, amountMicros: openingMicros, kind: 'refill', refType: 'admin', description: 'Opening balance' });
-    }
-    client = await trx.selectFrom('accounts').selectAll().where('id', '=', client.id).executeTakeFirstOrThrow();
-    await insertSipAccount(ctx, trx, client, login, 'main', sipPassword);
-    const apiKey = await issueApiKey(trx, client.id, 'created with account');
-    return { client, plan, apiKey, password: password.generated, sip: { name: login, password: sipPassword } };
-  });
-}
-
-export interface CreateResellerInput { login?: unknown; password?: unknown; plan_id?: unknown; balance?: unknown; markup_percent?: unknown }
-
 export function parseMarkupPercent(value: unknown, fallback: bigint): bigint {
   if (value === undefined || value === null || value === '') return fallback;
   let micro: bigint;
@@ -135,35 +88,6 @@ export function parseMarkupPercent(value: unknown, fallback: bigint): bigint {
   }
   if (micro < 0n || micro > 1000n * 1_000_000n) throw badRequest('markup_percent', 'must be from 0 to 1000');
   return micro;
-}
-
-/** A reseller on an admin (wholesale) plan, with its retail plan at +markup (20% by default). */
-export async function createReseller(ctx: Ctx, input: CreateResellerInput) {
-  const requestedLogin = input.login === undefined || input.login === null ? undefined : parseLogin(input.login);
-  const planId = positiveInt(input.plan_id, 'plan_id');
-  const openingMicros = optionalMoney(input.balance, 'balance', 0n);
-  const markup = parseMarkupPercent(input.markup_percent, DEFAULT_MARKUP_MICRO_PERCENT);
-  const password = await choosePassword(input.password);
-  return inTx(ctx.db, async (trx) => {
-    const wholesale = await trx.selectFrom('plans').selectAll().where('id', '=', planId).where('owner_id', 'is', null).executeTakeFirst();
-    if (!wholesale) throw notFound('Plan');
-    const login = await chooseLogin(trx, requestedLogin);
-    const reseller = await insertAccount(trx, {
-      role: 'reseller', login, parentId: null, planId, passwordHash: password.hash, markupMicroPercent: markup,
-    });
-    const retail = await trx.insertInto('plans').values({
-      owner_id: reseller.id, name: `${login}-RETAIL`, signup: 1, initial_credit_micros: 0n, selectable: 1,
-      tariff_limit: wholesale.tariff_limit, wholesale_plan_id: planId, created_at: nowIso(),
-    }).returningAll().executeTakeFirstOrThrow();
-    const retailRates = await rebuildRetailPlan(trx, Number(retail.id), planId, markup);
-    await trx.updateTable('accounts').set({ retail_plan_id: retail.id }).where('id', '=', reseller.id).execute();
-    if (openingMicros > 0n) {
-      await post(trx, { accountId: reseller.id, amountMicros: openingMicros, kind: 'refill', refType: 'admin', description: 'Opening balance' });
-    }
-    const apiKey = await issueApiKey(trx, reseller.id, 'created with account');
-    const fresh = await trx.selectFrom('accounts').selectAll().where('id', '=', reseller.id).executeTakeFirstOrThrow();
-    return { reseller: fresh, retailPlan: retail, retailRates, apiKey, password: password.generated };
-  });
 }
 
 export async function createSwitchKey(ctx: Ctx, name: unknown) {

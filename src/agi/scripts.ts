@@ -10,7 +10,7 @@ import { switchRefOfAgi } from '../calls/switch-ref.js';
 import { writeAudit, writeAuditLogged, type AuditEntry } from '../audit/audit-log.js';
 import { withTrx, type Ctx } from '../context.js';
 import { inTx } from '../db/tx.js';
-import { AppError } from '../errors.js';
+import { AppError, OverloadedError } from '../errors.js';
 import { callsAuthorized } from '../metrics.js';
 import type { AgiChannel } from './channel.js';
 
@@ -158,7 +158,8 @@ export async function runCdr(ctx: Ctx, agi: AgiChannel, log: Logger): Promise<vo
     // The hangup handler ends when the connection closes: only once the charge is on disk.
     await ctx.durable();
     log.debug({ sip_login: sipLogin, destination, disposition, answered_seconds: answered, cost: res.cost, duplicate: res.duplicate }, 'AGI cdr');
-  } catch (err) {
+  } catch (caught) {
+    const err = caught instanceof OverloadedError ? caught.toAppError() : caught;
     // Everything needed to replay the CDR through the HTTP Switch API is in the log line.
     const cdr = { uniqueid, sip_login: sipLogin, destination, start_time: startTimeOf(uniqueid), answered_seconds: answered, disposition, hangup_cause: hangupCause };
     const code = err instanceof AppError ? err.code : 'INTERNAL_ERROR';

@@ -1,10 +1,10 @@
-// `ledgerline` CLI: the Admin API's operations (verify-ledger among them) plus serve, migrate
-// and import-rates, on the database that DATABASE_URL names.
+// `ledgerline` CLI: the Admin API's operations (admin/operations.ts) plus serve, migrate and
+// import-rates, on the database that DATABASE_URL names.
 import { parseArgs } from 'node:util';
 import type { Actor } from '../accounts/actor.js';
+import { ADMIN_OPERATIONS } from '../admin/operations.js';
 import { loadConfig } from '../config.js';
-import { AppError } from '../errors.js';
-import { adminApi } from '../http/admin-api.js';
+import { AppError, OverloadedError } from '../errors.js';
 import { importRatesCsv, InvalidRowsError, StderrProgress } from '../plans/csv-import.js';
 import { createLogger, openContext } from '../server.js';
 import { writeAudit } from '../audit/audit-log.js';
@@ -23,7 +23,7 @@ const HELP = `ledgerline <command> [--field value ...]
   migrate                   apply database migrations
   import-rates PLAN FILE    import a CSV of rates into plan PLAN (id), upsert by prefix:
                             prefix,destination,rate[,connect_charge,initblock,billingblock,minimal_time]
-${adminApi.endpoints.map((e) => `  ${usageName(e.name).padEnd(26)}${e.summary}`).join('\n')}
+${ADMIN_OPERATIONS.map((op) => `  ${usageName(op.name).padEnd(26)}${op.summary}`).join('\n')}
 
 Fields are the Admin API's, with dashes or underscores: --plan-id 1 --login alice.
 JSON values (arrays, objects) are parsed: --rates '[{"prefix":"44","destination":"UK","rate":"0.02"}]'.
@@ -66,8 +66,8 @@ async function run(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   const log = createLogger({ ...config, logLevel: process.env.LOG_LEVEL ?? 'warn' });
-  const endpoint = adminApi.endpoints.find((e) => e.name === command);
-  if (!endpoint && command !== 'migrate' && command !== 'import-rates') {
+  const operation = ADMIN_OPERATIONS.find((op) => op.name === command);
+  if (!operation && command !== 'migrate' && command !== 'import-rates') {
     process.stderr.write(`ledgerline: unknown command "${command}"\n\n${HELP}\n`);
     return 2;
   }
@@ -110,8 +110,8 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     const input = fieldsFrom(argv.slice(1), POSITIONAL_FIELDS[command]);
-    const result = await endpoint!.handler(ctx, actor, input, { ip: 'cli' });
-    if (endpoint!.method !== 'GET') await audit();
+    const result = await operation!.run(ctx, actor, input);
+    if (operation!.method !== 'GET') await audit();
     // Acknowledge only what is on disk (SQLite group commit).
     await handle.durable();
     process.stdout.write(JSON.stringify({ success: true, ...result }, null, 2) + '\n');
@@ -124,7 +124,8 @@ async function run(argv: string[]): Promise<number> {
 
 run(process.argv.slice(2)).then(
   (code) => { if (code >= 0) process.exitCode = code; },
-  (err) => {
+  (caught) => {
+    const err = caught instanceof OverloadedError ? caught.toAppError() : caught;
     if (err instanceof AppError) {
       process.stderr.write(`ledgerline: ${err.message} (${err.code})\n`);
       process.exitCode = err.status === 400 ? 2 : 1;

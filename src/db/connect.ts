@@ -6,16 +6,16 @@ import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import {
   CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver,
-  type DatabaseConnection, type Transaction,
+  type DatabaseConnection,
 } from 'kysely';
-import type { Database } from './schema.js';
+import type { Database, Db } from './schema.js';
 import { batchTransactionsOf, guardedDatabase } from './tx.js';
 import { TransactionBatcher } from './tx-batch.js';
 import { WalSync } from './wal-sync.js';
 
 export type Dialect = 'sqlite' | 'postgres';
-export type Db = Kysely<Database>;
-export type Trx = Transaction<Database>;
+// Declared beside the tables, which tx.ts also needs without importing this file (it builds on tx.ts).
+export type { Db, Trx } from './schema.js';
 
 export interface DbHandle {
   db: Db;

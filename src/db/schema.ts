@@ -1,5 +1,5 @@
 // Table types for Kysely. Money columns hold integer micro-units (see money.ts).
-import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction } from 'kysely';
 
 /** A money column: read as a number (exact below 2^53 micros), written as bigint or number. */
 export type MoneyColumn = ColumnType<number, bigint | number, bigint | number>;
@@ -316,6 +316,10 @@ export interface Database {
   subscriber: SubscriberTable;
   address: AddressTable;
 }
+
+/** The database, and a transaction on it (connect.ts opens them; tx.ts runs transactions). */
+export type Db = Kysely<Database>;
+export type Trx = Transaction<Database>;
 
 export type Account = Selectable<AccountsTable>;
 export type Plan = Selectable<PlansTable>;

@@ -6,11 +6,10 @@
 // had been a transaction of its own, and none of them hears "done" before the shared COMMIT.
 // Pages touched by many of them are then written once per batch.
 import { CompiledQuery, type ControlledTransaction } from 'kysely';
-import { AppError } from '../errors.js';
+import { OverloadedError } from '../errors.js';
 import { sqliteBatchSize } from '../metrics.js';
-import type { Database } from './schema.js';
-import type { Db, Trx } from './connect.js';
-import { runTransactionCallback } from './tx.js';
+import type { Database, Db, Trx } from './schema.js';
+import { runTransactionCallback, type TransactionRunner } from './tx.js';
 
 interface Item {
   fn: (trx: Trx) => Promise<unknown>;
@@ -25,11 +24,11 @@ const ROLLBACK_TO = CompiledQuery.raw('rollback to batch_item');
 export interface BatchLimits {
   /** Transactions sharing one COMMIT; bounds how long the first of them waits for the last. */
   maxPerBatch: number;
-  /** Waiting transactions beyond this are refused (503) rather than queued without bound. */
+  /** Waiting transactions beyond this are refused (OverloadedError) rather than queued without bound. */
   maxQueued: number;
 }
 
-export class TransactionBatcher {
+export class TransactionBatcher implements TransactionRunner {
   #queue: Item[] = [];
   #scheduled = false;
   #running = false;
@@ -38,7 +37,7 @@ export class TransactionBatcher {
 
   run<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
     if (this.#queue.length >= this.limits.maxQueued) {
-      return Promise.reject(new AppError(503, 'OVERLOADED', 'Too many writes waiting; retry shortly'));
+      return Promise.reject(new OverloadedError('Too many writes waiting; retry shortly'));
     }
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });

@@ -24,13 +24,15 @@
 // Work meant to outlive the transaction, not awaited by it, runs through outsideTransaction().
 import { Kysely, type Dialect as KyselyDialect, type Driver, type KyselyPlugin } from 'kysely';
 import type { Logger } from 'pino';
-import type { Ctx, TxCtx } from '../context.js';
-import type { Database } from './schema.js';
-import type { Db, Trx } from './connect.js';
-import type { TransactionBatcher } from './tx-batch.js';
+import type { Database, Db, Trx } from './schema.js';
+
+/** What inTx needs of a group-commit batcher (tx-batch.ts, which builds on this file). */
+export interface TransactionRunner {
+  run<T>(fn: (trx: Trx) => Promise<T>): Promise<T>;
+}
 
 /** Databases whose transactions share commits (SQLite, see tx-batch.ts). */
-const batchers = new WeakMap<Db, TransactionBatcher>();
+const batchers = new WeakMap<Db, TransactionRunner>();
 
 interface Guard {
   /** Transaction callbacks on this database now running (awaiting, or on the stack). */
@@ -40,7 +42,7 @@ interface Guard {
 }
 const guards = new WeakMap<Db, Guard>();
 
-export function batchTransactionsOf(db: Db, batcher: TransactionBatcher): void {
+export function batchTransactionsOf(db: Db, batcher: TransactionRunner): void {
   batchers.set(db, batcher);
 }
 
@@ -215,8 +217,9 @@ export function inTx<T>(db: Db | Trx, fn: (trx: Trx) => Promise<T>): Promise<T> 
 
 /**
  * inTx for a service holding a ctx: the callback gets the context bound to the transaction,
- * so the helpers it calls with it query through the transaction.
+ * so the helpers it calls with it query through the transaction. Generic over the context
+ * (Ctx gives TxCtx): the services' context builds on this layer, not the other way round.
  */
-export function inCtxTx<T>(ctx: Ctx, fn: (tx: TxCtx) => Promise<T>): Promise<T> {
+export function inCtxTx<C extends { db: Db | Trx }, T>(ctx: C, fn: (tx: C & { db: Trx }) => Promise<T>): Promise<T> {
   return inTx(ctx.db, (trx) => fn({ ...ctx, db: trx }));
 }

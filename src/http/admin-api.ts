@@ -1,55 +1,22 @@
 // Admin API (`/admin-api/index.php`): the operator runs the business without touching the
-// database. Flat envelope like the SMS API. The `ledgerline` CLI calls the same services.
+// database. Flat envelope like the SMS API. The operations are the CLI's too (admin/operations.ts);
+// this file says how each is spoken over HTTP.
 import { Type as T } from '@sinclair/typebox';
-import { listApiKeys, revokeApiKey } from '../accounts/api-keys.js';
-import { accountView, getAccount, listAccounts, refill, setAccountStatus } from '../accounts/admin-ops.js';
-import { setCredit } from '../accounts/credit.js';
-import { createApiKeyFor, createClient, createReseller, createSwitchKey } from '../accounts/provisioning.js';
-import { findLedgerMismatches } from '../ledger/ledger.js';
-import { formatMoney } from '../money.js';
-import { addRates, createPlan, planView } from '../plans/plans.js';
-import { createVouchers } from '../vouchers/vouchers.js';
+import { ADMIN_OPERATIONS, type AdminOperationName } from '../admin/operations.js';
 import { AdminAccountOut, AdminPlanOut, ApiKeyOut as ApiKeyRecordOut } from './answer-schemas.js';
 import type { ApiDefinition, Endpoint } from './endpoint.js';
 import { Flag01, FlagIn, IdIn, IntIn, LocalTime, LoginIn, Money4, MoneyIn, Nullable, Opt, PageOut, PagingIn, Text } from './wire-types.js';
 
-const admin = ['admin'] as const;
 const ApiKeyOut = T.String({ description: 'The API key, shown only in this answer' });
 const PasswordOut = T.Optional(T.String({ description: 'The generated account password, shown only in this answer (absent when one was given)' }));
 
-export const adminOperations = {
-  'create-plan': async (ctx: Parameters<typeof createPlan>[0], input: Record<string, unknown>) =>
-    ({ plan: planView(await createPlan(ctx, input)) }),
-  'add-rates': async (ctx: Parameters<typeof addRates>[0], input: Record<string, unknown>) => addRates(ctx, input),
-  'create-reseller': async (ctx: Parameters<typeof createReseller>[0], input: Record<string, unknown>) => {
-    const r = await createReseller(ctx, input);
-    return {
-      reseller: accountView(r.reseller),
-      retail_plan: { ...planView(r.retailPlan), rates: r.retailRates },
-      api_key: r.apiKey,
-      ...(r.password ? { password: r.password } : {}),
-    };
-  },
-  'create-client': async (ctx: Parameters<typeof createClient>[0], input: Record<string, unknown>) => {
-    const c = await createClient(ctx, null, input);
-    return {
-      client: accountView(c.client),
-      api_key: c.apiKey,
-      sip: c.sip,
-      ...(c.password ? { password: c.password } : {}),
-    };
-  },
-} as const;
-
-const endpoints: Endpoint[] = [
-  {
-    name: 'create-plan', method: 'POST', roles: [...admin], summary: 'Create a plan (rate table) of the operator',
+/** How each Admin operation (admin/operations.ts, shared with the CLI) is spoken over HTTP. */
+const wire: Record<AdminOperationName, Pick<Endpoint, 'input' | 'output' | 'errors'>> = {
+  'create-plan': {
     input: T.Object({ name: Text('At most 100 characters'), signup: Opt(FlagIn), initial_credit: Opt(MoneyIn), selectable: Opt(FlagIn) }),
     output: T.Object({ plan: AdminPlanOut }),
-    handler: (ctx, _a, input) => adminOperations['create-plan'](ctx, input),
   },
-  {
-    name: 'add-rates', method: 'POST', roles: [...admin], summary: 'Upsert rates by prefix (also into retail plans derived from this plan)',
+  'add-rates': {
     input: T.Object({
       plan_id: IdIn,
       rates: T.Array(T.Object({
@@ -60,10 +27,8 @@ const endpoints: Endpoint[] = [
     }),
     output: T.Object({ plan_id: T.Integer(), upserted: T.Integer(), retail_plans_updated: T.Integer() }),
     errors: { 404: ['NOT_FOUND'] },
-    handler: (ctx, _a, input) => adminOperations['add-rates'](ctx, input),
   },
-  {
-    name: 'create-reseller', method: 'POST', roles: [...admin], summary: 'Create a reseller on a wholesale plan, with its retail plan at +markup (default 20%)',
+  'create-reseller': {
     input: T.Object({ login: Opt(LoginIn), password: Opt(Text()), plan_id: IdIn, balance: Opt(MoneyIn), markup_percent: Opt(MoneyIn) }),
     output: T.Object({
       reseller: AdminAccountOut,
@@ -72,10 +37,8 @@ const endpoints: Endpoint[] = [
       password: PasswordOut,
     }),
     errors: { 404: ['NOT_FOUND'], 409: ['LOGIN_TAKEN'] },
-    handler: (ctx, _a, input) => adminOperations['create-reseller'](ctx, input),
   },
-  {
-    name: 'create-client', method: 'POST', roles: [...admin], summary: 'Create a direct client with its main SIP account; API key and SIP password shown once',
+  'create-client': {
     input: T.Object({ login: Opt(LoginIn), password: Opt(Text()), plan_id: IdIn, balance: Opt(MoneyIn) }),
     output: T.Object({
       client: AdminAccountOut,
@@ -84,57 +47,37 @@ const endpoints: Endpoint[] = [
       password: PasswordOut,
     }),
     errors: { 404: ['NOT_FOUND'], 409: ['LOGIN_TAKEN'] },
-    handler: (ctx, _a, input) => adminOperations['create-client'](ctx, input),
   },
-  {
-    name: 'create-api-key', method: 'POST', roles: [...admin], summary: 'Issue another API key for an account (shown once)',
+  'create-api-key': {
     input: T.Object({ login: LoginIn }),
     output: T.Object({ login: T.String(), api_key: ApiKeyOut }),
     errors: { 404: ['NOT_FOUND'] },
-    handler: async (ctx, actor, input) => {
-      const r = await createApiKeyFor(ctx, actor, input.login);
-      return { login: r.login, api_key: r.apiKey };
-    },
   },
-  {
-    name: 'api-keys', method: 'GET', roles: [...admin],
-    summary: 'The API keys of an account: id, prefix, role, label, created_at, last_used_at, revoked_at (never the key or its hash)',
+  'api-keys': {
     input: T.Object({ login: LoginIn, ...PagingIn }),
     output: T.Object({ login: T.String(), role: T.String(), ...PageOut, api_keys: T.Array(ApiKeyRecordOut) }),
     errors: { 404: ['NOT_FOUND'] },
-    handler: (ctx, _a, input) => listApiKeys(ctx, input),
   },
-  {
-    name: 'revoke-api-key', method: 'POST', roles: [...admin],
-    summary: 'Revoke an API key by id: it answers 401 from the next request on, on every instance; 409 LAST_ADMIN_KEY for the last admin key',
+  'revoke-api-key': {
     input: T.Object({ id: IdIn }),
     output: T.Object({ login: T.String(), api_key: ApiKeyRecordOut, already_revoked: T.Boolean() }),
     errors: { 404: ['NOT_FOUND'], 409: ['LAST_ADMIN_KEY'] },
-    handler: (ctx, _a, input) => revokeApiKey(ctx, input),
   },
-  {
-    name: 'refill', method: 'POST', roles: [...admin], summary: 'Credit (or, negative, correct) a balance by a ledger posting; send Idempotency-Key to retry safely',
+  'refill': {
     input: T.Object({ login: LoginIn, amount: MoneyIn, description: Opt(Text()) }),
     output: T.Object({ login: T.String(), amount: Money4, balance: Money4, posting_id: T.Integer() }),
     errors: { 402: ['INSUFFICIENT_BALANCE'], 404: ['NOT_FOUND'] },
-    handler: (ctx, _a, input) => refill(ctx, input),
   },
-  {
-    name: 'create-vouchers', method: 'POST', roles: [...admin], summary: 'Create voucher codes for the operator\'s direct clients',
+  'create-vouchers': {
     input: T.Object({ value: MoneyIn, count: Opt(IntIn('1-10000, default 1')) }),
     output: T.Object({ vouchers: T.Array(T.String()), value: Money4, count: T.Integer() }),
-    handler: (ctx, _a, input) => createVouchers(ctx, null, input),
   },
-  {
-    name: 'set-account-status', method: 'POST', roles: [...admin], summary: 'Activate or deactivate any account',
+  'set-account-status': {
     input: T.Object({ login: LoginIn, active: FlagIn }),
     output: T.Object({ login: T.String(), active: T.Integer({ minimum: 0, maximum: 1 }) }),
     errors: { 404: ['NOT_FOUND'] },
-    handler: (ctx, _a, input) => setAccountStatus(ctx, input),
   },
-  {
-    name: 'set-credit', method: 'POST', roles: [...admin],
-    summary: 'Make a direct client or a reseller postpaid with a credit limit it may spend beyond its balance, or prepaid again',
+  'set-credit': {
     input: T.Object({
       login: LoginIn, postpaid: FlagIn,
       credit_limit: Opt(T.Union([T.Number(), T.String()], { description: 'A decimal amount, as a JSON number or a decimal string: required when postpaid, 0 or absent when not' })),
@@ -144,36 +87,25 @@ const endpoints: Endpoint[] = [
       available: T.String({ pattern: Money4.pattern, description: 'balance + credit_limit − open call reservations, 4 decimals; negative when the account owes more than its limit' }),
     }),
     errors: { 404: ['NOT_FOUND'] },
-    handler: (ctx, _a, input) => setCredit(ctx, input),
   },
-  {
-    name: 'create-switch-key', method: 'POST', roles: [...admin], summary: 'API key of role switch for the Switch API',
+  'create-switch-key': {
     input: T.Object({ name: Text('Letters, digits, dot, dash or underscore; the account is named switch-NAME') }),
     output: T.Object({ login: T.String(), api_key: ApiKeyOut }),
     errors: { 409: ['LOGIN_TAKEN'] },
-    handler: async (ctx, _a, input) => {
-      const r = await createSwitchKey(ctx, input.name);
-      return { login: r.login, api_key: r.apiKey };
-    },
   },
-  {
-    name: 'accounts', method: 'GET', roles: [...admin], summary: 'List accounts, optionally by role',
+  'accounts': {
     input: T.Object({ role: Opt(Text('admin, reseller, client or switch')), ...PagingIn }),
     output: T.Object({ ...PageOut, accounts: T.Array(AdminAccountOut) }),
-    handler: (ctx, _a, input) => listAccounts(ctx, input),
   },
-  {
-    name: 'account', method: 'GET', roles: [...admin], summary: 'One account with its API key prefixes',
+  'account': {
     input: T.Object({ login: LoginIn }),
     output: T.Object({
       account: AdminAccountOut,
       api_keys: T.Array(T.Object({ prefix: T.String(), label: Nullable(T.String()), created_at: LocalTime, revoked: T.Boolean() })),
     }),
     errors: { 404: ['NOT_FOUND'] },
-    handler: (ctx, _a, input) => getAccount(ctx, input.login),
   },
-  {
-    name: 'verify-ledger', method: 'GET', roles: [...admin], summary: 'Check balance = sum(postings), reserved = sum(open reservations) >= 0 for every account',
+  'verify-ledger': {
     output: T.Object({
       ok_ledger: T.Boolean(),
       accounts_checked: T.Integer(),
@@ -181,19 +113,13 @@ const endpoints: Endpoint[] = [
         login: T.String(), balance: T.String(), postings_sum: T.String(), reserved: T.String(), open_reservations_sum: T.String(),
       })),
     }),
-    handler: async (ctx) => {
-      const r = await findLedgerMismatches(ctx.db as never);
-      return {
-        ok_ledger: r.mismatches.length === 0,
-        accounts_checked: r.accountsChecked,
-        mismatches: r.mismatches.map((m) => ({
-          login: m.login, balance: formatMoney(m.balanceMicros, 6), postings_sum: formatMoney(m.postingsSumMicros, 6),
-          reserved: formatMoney(m.reservedMicros, 6), open_reservations_sum: formatMoney(m.openReservationsMicros, 6),
-        })),
-      };
-    },
   },
-];
+};
+
+const endpoints: Endpoint[] = ADMIN_OPERATIONS.map((op) => ({
+  name: op.name, method: op.method, roles: ['admin'], summary: op.summary, ...wire[op.name],
+  handler: (ctx, actor, input) => op.run(ctx, actor, input),
+}));
 
 export const adminApi: ApiDefinition = {
   name: 'admin', basePath: '/admin-api', title: 'Admin API', flag: 'success', endpoints,

@@ -7,7 +7,7 @@ import { withTrx } from '../context.js';
 import { writeAudit, writeAuditLogged, type AuditEntry } from '../audit/audit-log.js';
 import { RequestAudit } from '../audit/request-audit.js';
 import { inTx } from '../db/tx.js';
-import { AppError, forbidden, unauthorized } from '../errors.js';
+import { AppError, forbidden, OverloadedError, unauthorized } from '../errors.js';
 import { hashRequest, runIdempotent } from '../idempotency/idempotency.js';
 import { httpLatency, httpRequests } from '../metrics.js';
 import { findInputProblem } from '../util/input.js';
@@ -26,6 +26,7 @@ function uniqueViolation(err: unknown): boolean {
 
 export function toAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
+  if (err instanceof OverloadedError) return err.toAppError();
   if (uniqueViolation(err)) return new AppError(409, 'CONFLICT', 'A conflicting record already exists; retry or choose another value');
   const status = (err as { statusCode?: number }).statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {

@@ -3,7 +3,7 @@
 import type { ApiDefinition } from './endpoint.js';
 import { accountEndpoints } from './reseller/account.js';
 import { coreEndpoints } from './reseller/core.js';
-import { portalEndpoints } from './reseller/portal.js';
+import { portalBootstrapEndpoint, portalEndpoints } from './reseller/portal.js';
 import { softphoneEndpoints } from './reseller/softphone.js';
 
 export const resellerApi: ApiDefinition = {
@@ -11,5 +11,11 @@ export const resellerApi: ApiDefinition = {
   basePath: '/reseller-api',
   title: 'Reseller API',
   flag: 'ok',
-  endpoints: [...coreEndpoints, ...portalEndpoints, ...accountEndpoints, ...softphoneEndpoints],
+  endpoints: [
+    ...coreEndpoints,
+    portalBootstrapEndpoint(() => resellerApi.endpoints.map((e) => e.name)),
+    ...portalEndpoints,
+    ...accountEndpoints,
+    ...softphoneEndpoints,
+  ],
 };

@@ -2,13 +2,13 @@
 // plans, reading them, switching them on and off, and moving them between its plans.
 // Every client is looked up through the tenancy guard: another tenant's client is a 404.
 import type { Actor } from '../accounts/actor.js';
-import { createClient } from '../accounts/provisioning.js';
 import { assertActive, reachableClient } from '../accounts/tenancy.js';
 import type { Ctx } from '../context.js';
 import type { Account, Plan } from '../db/schema.js';
 import { inTx } from '../db/tx.js';
 import { notFound } from '../errors.js';
 import { microsFromDb, moneyToJsonNumber } from '../money.js';
+import { createClient } from '../onboarding/onboarding.js';
 import { SERVICE_KINDS } from '../sip/sip-accounts.js';
 import { bool, paging, positiveInt, requiredString } from '../util/input.js';
 import { formatLocal, nowIso } from '../util/time.js';

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { openDatabase, type DbHandle } from '../../src/db/connect.js';
 import { TransactionBatcher } from '../../src/db/tx-batch.js';
+import { OverloadedError } from '../../src/errors.js';
 import { inTx } from '../../src/db/tx.js';
 import { sqliteBatchSize } from '../../src/metrics.js';
 
@@ -95,14 +96,16 @@ describe('SQLite group commit (transactions sharing a COMMIT)', () => {
     assert.deepEqual(await rows(), ['after']);
   });
 
-  test('the wait queue is bounded: beyond it, writes are refused with 503 OVERLOADED', async () => {
+  // The edges answer the refusal 503 OVERLOADED (HTTP) or LL_CDR_ERROR=OVERLOADED (AGI): test/db/overloaded.test.ts.
+  test('the wait queue is bounded: beyond it, writes are refused with OverloadedError', async () => {
     const batcher = new TransactionBatcher(handle.db, { maxPerBatch: 2, maxQueued: 3 });
     await sql`delete from t`.execute(handle.db);
     const outcomes = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => batcher.run((trx) => insert(trx, `q${i}`))));
     assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected']);
-    const refusal = (outcomes[3] as PromiseRejectedResult).reason as { status: number; code: string };
-    assert.equal(refusal.status, 503);
+    const refusal = (outcomes[3] as PromiseRejectedResult).reason;
+    assert.ok(refusal instanceof OverloadedError, String(refusal));
     assert.equal(refusal.code, 'OVERLOADED');
+    assert.equal(refusal.toAppError().status, 503);
     assert.deepEqual(await rows(), ['q0', 'q1', 'q2']);
   });
 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createClient as createClientOf } from '../../src/accounts/provisioning.js';
+import { createClient as createClientOf } from '../../src/onboarding/onboarding.js';
 import { applyMarkup, parseMoney } from '../../src/money.js';
 import { parseCsvRow, splitCsvRecord } from '../../src/plans/csv-import.js';
 import { parseRate } from '../../src/plans/plans.js';

@@ -45,7 +45,7 @@ export async function createResellerClient(t: TestServer, reseller: TestReseller
   const res = await t.call('reseller', 'create-client', { key: reseller.key, body: { plan_id: reseller.retailPlanId, login, password } });
   let id: number;
   if (res.status === 404 && res.body?.code === 'UNKNOWN_ENDPOINT') {
-    const { createClient } = await import('../../src/accounts/provisioning.js');
+    const { createClient } = await import('../../src/onboarding/onboarding.js');
     const created = await createClient(t.server.ctx, reseller.id, { plan_id: reseller.retailPlanId, login, password });
     id = Number(created.client.id);
   } else {

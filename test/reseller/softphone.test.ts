@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createClient as provisionClient } from '../../src/accounts/provisioning.js';
+import { createClient as provisionClient } from '../../src/onboarding/onboarding.js';
 import { buildJanusToken, DEFAULT_JANUS_TOKEN_TTL_SECONDS, signJanusToken, verifyJanusToken } from '../../src/webphone/janus-token.js';
 import pino from 'pino';
 import { createClient, createPlan, startTestServer, type TestServer } from '../helpers/server.js';

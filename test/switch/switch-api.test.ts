@@ -116,7 +116,7 @@ describe('switch api: authorize and cdr', () => {
     const { reseller, api_key: resellerKey } = await t.admin('create-reseller', { plan_id: plan.id, balance: '10' });
     const retailPlanId = reseller.retail_plan_id;
     // The reseller's client (created directly on the retail plan through the database-level service).
-    const { createClient: createClientService } = await import('../../src/accounts/provisioning.js');
+    const { createClient: createClientService } = await import('../../src/onboarding/onboarding.js');
     const created = await createClientService(t.server.ctx, reseller.id, { plan_id: retailPlanId });
     await t.admin('refill', { login: created.client.login, amount: '10' });
     const id = uid();

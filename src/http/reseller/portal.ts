@@ -18,25 +18,26 @@ const Paging = { limit: Opt(IntIn('Page size, default 50, at most 500')), offset
 const NotFound = { 404: ['NOT_FOUND'] };
 const PortalCallsOut = T.Object({ login: T.String(), ...PageOut, calls: T.Array(PortalCallOut) });
 
+/**
+ * `portal-bootstrap` lists the Reseller API's endpoints, of which it is one: the API hands in
+ * their names (read at request time), so this file need not import the API built from it.
+ */
+export const portalBootstrapEndpoint = (apiEndpointNames: () => string[]): Endpoint => ({
+  name: 'portal-bootstrap', method: 'GET', roles: [...reseller],
+  summary: 'API and installation check: portal login and name, API version, server time and UTC offset, available endpoints',
+  output: T.Object({
+    portal: T.Object({ login: T.String(), name: T.String(), active: T.Boolean() }),
+    api: T.Literal('reseller'),
+    api_version: T.String(),
+    sip_domain: T.String(),
+    server_time: LocalTime,
+    server_utc_offset: T.String({ pattern: '^[+-]\\d{2}:\\d{2}$', description: 'Offset of the billing timezone, e.g. +03:00' }),
+    endpoints: T.Array(T.String()),
+  }),
+  handler: (ctx, actor) => portalBootstrap(ctx, actor, apiEndpointNames()),
+});
+
 export const portalEndpoints: Endpoint[] = [
-  {
-    name: 'portal-bootstrap', method: 'GET', roles: [...reseller],
-    summary: 'API and installation check: portal login and name, API version, server time and UTC offset, available endpoints',
-    output: T.Object({
-      portal: T.Object({ login: T.String(), name: T.String(), active: T.Boolean() }),
-      api: T.Literal('reseller'),
-      api_version: T.String(),
-      sip_domain: T.String(),
-      server_time: LocalTime,
-      server_utc_offset: T.String({ pattern: '^[+-]\\d{2}:\\d{2}$', description: 'Offset of the billing timezone, e.g. +03:00' }),
-      endpoints: T.Array(T.String()),
-    }),
-    handler: async (ctx, actor) => {
-      // Read at request time: the endpoint list is the Reseller API's own definition.
-      const { resellerApi } = await import('../reseller-api.js');
-      return portalBootstrap(ctx, actor, resellerApi.endpoints.map((e) => e.name));
-    },
-  },
   {
     name: 'client-auth', method: 'POST', roles: [...reseller],
     summary: 'Client login in the agent portal: checks the password (rate-limited per login and address); 403 INVALID_CREDENTIALS or ACCOUNT_INACTIVE',
