@@ -3,7 +3,7 @@
 // (CONTRACT §2), so a client of one family never has to parse another's errors.
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
-import { toAppError } from './api-plugin.js';
+import { toAppError } from './pipeline/error-reply.js';
 import type { ApiDefinition } from './endpoint.js';
 
 export function registerFallbackReplies(app: FastifyInstance, apis: ApiDefinition[]): void {
