@@ -32,7 +32,10 @@ export class ApiCall {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The API pipeline's state of this request; null outside the API routes and before dispatch. */
-    apiCall: ApiCall | null;
+    /**
+     * The API pipeline's state of this request: null on an API route until dispatch has run;
+     * absent on other routes (health, docs, metrics), which are not decorated with it.
+     */
+    apiCall?: ApiCall | null;
   }
 }

@@ -27,7 +27,7 @@ async function auditRefusal(family: ApiFamily, call: ApiCall, request: FastifyRe
 export function refusalAudit(family: ApiFamily): onSendHookHandler {
   return function refusalAudit(request: FastifyRequest, _reply: FastifyReply, payload, done) {
     const call = request.apiCall;
-    if (call === null || call.failure === null) {
+    if (call == null || call.failure === null) {
       done(null, payload);
       return;
     }

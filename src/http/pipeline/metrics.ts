@@ -30,7 +30,7 @@ export class EndpointMetrics {
 export function requestMetrics(family: ApiFamily): onSendHookHandler {
   return function requestMetrics(request: FastifyRequest, reply: FastifyReply, payload, done) {
     const call = request.apiCall;
-    if (call !== null) {
+    if (call != null) {
       const metrics = call.route?.metrics ?? family.unknownMetrics;
       metrics.observe(reply.statusCode, Number(process.hrtime.bigint() - call.startedNs) / 1e9);
     }
