@@ -30,7 +30,7 @@ async function runWrite(family: ApiFamily, call: ApiCall, request: FastifyReques
   // row cannot be written is rolled back and answered 500.
   if (idemKey !== undefined) {
     return inTx(ctx.db, async (trx) => {
-      const stored = await replayOrRun(trx, ctx, api, endpoint, actor, input, idemKey, async () => (
+      const stored = await replayOrRun(trx, family, call, idemKey, async () => (
         { statusCode: 200, body: { [flag]: true, ...(await endpoint.handler(withTrx(ctx, trx), actor, input, info)) } }));
       // A replay is a request too: one row each, with the first one's status.
       await writeAudit(trx, auditEntryOf(family, call, request, stored.statusCode, null));

@@ -3,11 +3,11 @@
 // endpoint's own field where it has one (`external_id` of a payment), else the
 // Idempotency-Key header. The record is claimed in the transaction of the work, so it cannot
 // outlive a rolled-back change.
-import type { Actor } from '../../accounts/actor.js';
-import type { Ctx } from '../../context.js';
 import type { Trx } from '../../db/connect.js';
 import { hashRequest, runIdempotent, type StoredResponse } from '../../idempotency/idempotency.js';
-import type { ApiDefinition, Endpoint, Input } from '../endpoint.js';
+import type { Endpoint, Input } from '../endpoint.js';
+import type { ApiCall } from './api-call.js';
+import type { ApiFamily } from './endpoint-routes.js';
 
 /** The key a retry of this write is known by, or undefined when the request gives none. */
 export function idempotencyKeyOf(endpoint: Endpoint, input: Input, header: unknown): string | undefined {
@@ -18,10 +18,10 @@ export function idempotencyKeyOf(endpoint: Endpoint, input: Input, header: unkno
 
 /** Runs `work` in `trx` unless a first request under `key` already did: then its stored answer. */
 export function replayOrRun(
-  trx: Trx, ctx: Ctx, api: ApiDefinition, endpoint: Endpoint, actor: Actor, input: Input, key: string,
-  work: () => Promise<StoredResponse>,
+  trx: Trx, family: ApiFamily, call: ApiCall, key: string, work: () => Promise<StoredResponse>,
 ): Promise<StoredResponse & { replayed: boolean }> {
-  return runIdempotent(trx as never, ctx.secrets, {
-    accountId: actor.id, scope: `${api.name}:${endpoint.name}`, key, requestHash: hashRequest(input),
+  // Keys are unique per account and endpoint: one caller's key never replays another's answer.
+  return runIdempotent(trx as never, family.ctx.secrets, {
+    accountId: call.actor!.id, scope: `${family.api.name}:${call.name}`, key, requestHash: hashRequest(call.input),
   }, work);
 }
