@@ -3,7 +3,7 @@
 // (CONTRACT §2), so a client of one family never has to parse another's errors.
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
-import { toAppError } from './api-plugin.js';
+import { refusalBody, toAppError } from './pipeline/error-reply.js';
 import type { ApiDefinition } from './endpoint.js';
 
 export function registerFallbackReplies(app: FastifyInstance, apis: ApiDefinition[]): void {
@@ -17,9 +17,7 @@ export function registerFallbackReplies(app: FastifyInstance, apis: ApiDefinitio
     const family = /^\/([a-z]+)-api(?:[/?]|$)/.exec(url)?.[1];
     return family === undefined || family === 'reseller' ? 'ok' : 'success';
   };
-  const refusal = (url: string, err: AppError) => ({
-    [flagOf(url)]: false, error: err.message, code: err.code, ...(err.field ? { field: err.field } : {}),
-  });
+  const refusal = (url: string, err: AppError) => refusalBody(flagOf(url), err);
   app.setNotFoundHandler((req, reply) => {
     const api = familyOf(req.url);
     const message = api ? `Not found; call ${api.basePath}/index.php?endpoint=NAME with GET or POST` : 'Not found';
