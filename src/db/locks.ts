@@ -1,5 +1,5 @@
-// Row locks, the one place the dialects differ in how a transaction takes them. SQLite
-// transactions start with BEGIN IMMEDIATE and so already hold the database's write lock.
+// Account locks and transient-conflict retries of money transactions. How each dialect locks
+// (SQLite's BEGIN IMMEDIATE holds the database; PostgreSQL locks rows) is in dialect.ts.
 //
 // The global lock order (PostgreSQL): a transaction that changes money locks every account it
 // will touch first, all in one statement, in ascending id, and only then touches any other row
@@ -9,7 +9,8 @@
 // call. Single-account ones (refill, voucher, transfer, payment) lock one account and so
 // cannot close a cycle. withTransientRetry is the safety net should one happen anyway.
 import { CompiledQuery } from 'kysely';
-import type { Db, Dialect, Trx } from './connect.js';
+import type { Db, Trx } from './connect.js';
+import { forUpdate, type Dialect } from './dialect.js';
 import { preparedQuery } from './prepared.js';
 import { AppError } from '../errors.js';
 import { transactionRetries } from '../metrics.js';
@@ -25,10 +26,9 @@ export interface LockedAccount {
 
 function lockQuery(db: Db | Trx, dialect: Dialect, count: number) {
   // ORDER BY below FOR UPDATE: PostgreSQL locks the rows as the sort returns them, in id order.
-  const q = db.selectFrom('accounts')
+  return forUpdate(db.selectFrom('accounts')
     .select(['id', 'balance_micros', 'credit_limit_micros', 'reserved_micros', 'postpaid', 'active'])
-    .where('id', 'in', Array.from({ length: count }, () => 0)).orderBy('id');
-  return dialect === 'postgres' ? q.forUpdate() : q;
+    .where('id', 'in', Array.from({ length: count }, () => 0)).orderBy('id'), dialect);
 }
 // A call has one or two payers (client, reseller): one prepared statement for each count.
 const lockOne = preparedQuery((db, dialect) => lockQuery(db, dialect, 1));

@@ -1,15 +1,12 @@
 // Hot-path queries built and compiled once per dialect, then run with fresh parameters.
 // Building a Kysely query costs more than running it on SQLite; this keeps the type safety
 // of the builder without paying for it on every request.
-import { SqliteAdapter, type CompiledQuery, type Compilable } from 'kysely';
-import type { Db, Dialect, Trx } from './connect.js';
-
-export function dialectOf(db: Db | Trx): Dialect {
-  return db.getExecutor().adapter instanceof SqliteAdapter ? 'sqlite' : 'postgres';
-}
+import type { CompiledQuery, Compilable } from 'kysely';
+import type { Db, Trx } from './connect.js';
+import { dialectOf, type Dialect } from './dialect.js';
 
 /**
- * `build` receives the dialect so the few dialect-specific clauses (row locks) can differ.
+ * `build` receives the dialect so the few dialect-specific clauses (row locks, dialect.ts) can differ.
  * The parameters are positional, in the order the built query uses them.
  */
 export function preparedQuery<Row>(build: (db: Db | Trx, dialect: Dialect) => Compilable<Row>) {
