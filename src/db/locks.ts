@@ -24,15 +24,15 @@ export interface LockedAccount {
   active: number;
 }
 
-function lockQuery(db: Db | Trx, dialect: Dialect, count: number) {
+function lockQuery(db: Db | Trx, dialect: Dialect, ids: readonly number[]) {
   // ORDER BY below FOR UPDATE: PostgreSQL locks the rows as the sort returns them, in id order.
   return forUpdate(db.selectFrom('accounts')
     .select(['id', 'balance_micros', 'credit_limit_micros', 'reserved_micros', 'postpaid', 'active'])
-    .where('id', 'in', Array.from({ length: count }, () => 0)).orderBy('id'), dialect);
+    .where('id', 'in', [...ids]).orderBy('id'), dialect);
 }
 // A call has one or two payers (client, reseller): one prepared statement for each count.
-const lockOne = preparedQuery((db, dialect) => lockQuery(db, dialect, 1));
-const lockTwo = preparedQuery((db, dialect) => lockQuery(db, dialect, 2));
+const lockOne = preparedQuery<{ id: number }>()((db, p, dialect) => lockQuery(db, dialect, [p.id]));
+const lockTwo = preparedQuery<{ lowerId: number; higherId: number }>()((db, p, dialect) => lockQuery(db, dialect, [p.lowerId, p.higherId]));
 
 /** Most accounts one statement locks (the expiry worker's batch). */
 export const MAX_LOCKED_ACCOUNTS = 1000;
@@ -43,9 +43,9 @@ export async function lockAccounts(trx: Trx, dialect: Dialect, ids: number[]): P
   if (sorted.length > MAX_LOCKED_ACCOUNTS) throw new RangeError(`at most ${MAX_LOCKED_ACCOUNTS} accounts per lock`);
   let rows: LockedAccount[];
   if (sorted.length === 0) rows = [];
-  else if (sorted.length === 1) rows = await lockOne(trx, sorted);
-  else if (sorted.length === 2) rows = await lockTwo(trx, sorted);
-  else rows = (await trx.executeQuery<LockedAccount>({ ...lockQuery(trx, dialect, sorted.length).compile(), parameters: sorted })).rows;
+  else if (sorted.length === 1) rows = await lockOne(trx, { id: sorted[0] });
+  else if (sorted.length === 2) rows = await lockTwo(trx, { lowerId: sorted[0], higherId: sorted[1] });
+  else rows = await lockQuery(trx, dialect, sorted).execute();
   return new Map(rows.map((r) => [Number(r.id), { ...r, id: Number(r.id) }]));
 }
 
