@@ -1,7 +1,8 @@
 // The differences between SQLite and PostgreSQL, in one place: how a transaction starts, how
-// rows are locked, how many rows are written at once. Everything else in Ledgerline speaks the
-// same Kysely (and the same `on conflict` upserts) to both. Schema differences (id columns,
-// types) live with the schema, in migrations.ts.
+// rows are locked, whether a transaction can lose a race, how many rows are written at once.
+// Everything else in Ledgerline speaks the same Kysely (and the same `on conflict` upserts) to
+// both. Opening a database is in connect.ts; schema differences (id columns, types) live with
+// the schema, in migrations.ts.
 import type SqliteDatabase from 'better-sqlite3';
 import {
   CompiledQuery, SqliteAdapter, SqliteDialect, SqliteDriver,
@@ -54,6 +55,12 @@ export async function lockRowsForChange(trx: Transaction<Database>, table: 'plan
   if (ids.length === 0 || dialectOf(trx) !== 'postgres') return;
   await trx.selectFrom(table).select('id').where('id', 'in', [...ids]).orderBy('id').forNoKeyUpdate().execute();
 }
+
+/**
+ * Whether a transaction can lose a race it must run again (deadlock victim, serialization
+ * failure): on PostgreSQL; never on SQLite, which has one writer at a time.
+ */
+export const hasTransientConflicts = (dialect: Dialect): boolean => dialect === 'postgres';
 
 // ---------------------------------------------------------------------------------------------
 // Bulk upserts: many rows of one table in as few statements as each dialect runs fastest.

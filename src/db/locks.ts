@@ -10,7 +10,7 @@
 // cannot close a cycle. withTransientRetry is the safety net should one happen anyway.
 import { CompiledQuery } from 'kysely';
 import type { Db, Trx } from './connect.js';
-import { forUpdate, type Dialect } from './dialect.js';
+import { forUpdate, hasTransientConflicts, type Dialect } from './dialect.js';
 import { preparedQuery } from './prepared.js';
 import { AppError } from '../errors.js';
 import { transactionRetries } from '../metrics.js';
@@ -73,7 +73,7 @@ export const retryLater = (operation: string) => new AppError(503, 'RETRY_LATER'
  * request's (which also holds its audit row). SQLite has one writer: nothing to retry.
  */
 export async function withTransientRetry<T>(trx: Trx, dialect: Dialect, operation: string, fn: () => Promise<T>): Promise<T> {
-  if (dialect !== 'postgres') return fn();
+  if (!hasTransientConflicts(dialect)) return fn();
   for (let attempt = 1; ; attempt++) {
     await trx.executeQuery(SAVEPOINT);
     try {
