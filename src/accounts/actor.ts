@@ -28,7 +28,7 @@ export interface Actor {
   readAtAuth: { balanceMicros: number; planId: number | null; planName: string | null };
 }
 
-const byKeyHashQuery = (db: Db) => db
+const byKeyHashQuery = (db: Db, keyHash: string) => db
   .selectFrom('api_keys as k')
   .innerJoin('accounts as a', 'a.id', 'k.account_id')
   .leftJoin('accounts as p', 'p.id', 'a.parent_id')
@@ -37,8 +37,8 @@ const byKeyHashQuery = (db: Db) => db
     sql<number>`k.id`.as('key_id'), 'k.revoked_at', 'a.id', 'a.login', 'a.role', 'a.parent_id', 'a.active', sql<number | null>`p.active`.as('parent_active'),
     'a.balance_micros', 'a.plan_id', sql<string | null>`pl.name`.as('plan_name'),
   ])
-  .where('k.key_hash', '=', '');
-const selectByKeyHash = preparedQuery((db) => byKeyHashQuery(db));
+  .where('k.key_hash', '=', keyHash);
+const selectByKeyHash = preparedQuery<{ keyHash: string }>()((db, p) => byKeyHashQuery(db, p.keyHash));
 type KeyRow = Awaited<ReturnType<typeof selectByKeyHash>>[number];
 
 /**
@@ -69,7 +69,7 @@ function lookupOnReader(reader: SqliteDatabase.Database, db: Db, keyHash: string
   let r = readers.get(reader);
   if (!r) {
     r = {
-      lookup: reader.prepare(byKeyHashQuery(db).compile().sql),
+      lookup: reader.prepare(byKeyHashQuery(db, '').compile().sql),
       dataVersion: reader.prepare('PRAGMA data_version').pluck(),
       rows: new Map(),
       versionThisTurn: null,
@@ -105,7 +105,7 @@ function cachedKeyHash(apiKey: string): string {
 export async function actorByApiKey(db: Db, apiKey: string, reader?: SqliteDatabase.Database, log?: Logger): Promise<Actor | null> {
   if (apiKey.length > 200) return null;
   const keyHash = cachedKeyHash(apiKey);
-  const row = reader ? lookupOnReader(reader, db, keyHash) : (await selectByKeyHash(db, [keyHash]))[0];
+  const row = reader ? lookupOnReader(reader, db, keyHash) : (await selectByKeyHash(db, { keyHash }))[0];
   if (!row) return null;
   if (row.revoked_at !== null && row.revoked_at <= nowIso()) return null;
   const keyId = Number(row.key_id);

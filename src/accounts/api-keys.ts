@@ -4,6 +4,7 @@
 // PostgreSQL each time, and on SQLite re-reads whenever any connection has committed.
 import type { Ctx } from '../context.js';
 import type { ApiKeysTable, Role } from '../db/schema.js';
+import { forUpdate } from '../db/dialect.js';
 import { inTx } from '../db/tx.js';
 import { conflict, notFound, unauthorized } from '../errors.js';
 import { intInRange, paging, positiveInt, requiredString } from '../util/input.js';
@@ -69,9 +70,7 @@ export async function revokeApiKey(ctx: Ctx, input: { id?: unknown }) {
     }
     if (key.role === 'admin') {
       // Serializes concurrent revocations of admin keys on PostgreSQL (SQLite writes one at a time).
-      if (ctx.dialect === 'postgres') {
-        await trx.selectFrom('accounts').select('id').where('id', '=', key.account_id).forUpdate().execute();
-      }
+      await forUpdate(trx.selectFrom('accounts').select('id').where('id', '=', key.account_id), ctx.dialect).execute();
       // A key in a grace period does not count: it stops working on its own soon.
       const others = await trx.selectFrom('api_keys').select('id')
         .where('account_id', '=', key.account_id).where('id', '<>', key.id).where('revoked_at', 'is', null)

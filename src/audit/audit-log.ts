@@ -27,19 +27,33 @@ export interface AuditEntry {
   errorCode: string | null;
 }
 
-function insertValues(db: Db | Trx) {
+interface AuditRow {
+  actorId: number | null;
+  actorLogin: string | null;
+  actorRole: Role | null;
+  api: string;
+  endpoint: string;
+  method: string;
+  ip: string | null;
+  statusCode: number;
+  errorCode: string | null;
+  createdAt: string;
+}
+function insertValues(db: Db | Trx, p: AuditRow) {
   return db.insertInto('audit_log').values({
-    actor_id: 0, actor_login: '', actor_role: '', api: '', endpoint: '', method: '', ip: '', status_code: 0, error_code: '', created_at: '',
+    actor_id: p.actorId, actor_login: p.actorLogin, actor_role: p.actorRole, api: p.api, endpoint: p.endpoint, method: p.method,
+    ip: p.ip, status_code: p.statusCode, error_code: p.errorCode, created_at: p.createdAt,
   });
 }
-const insertAudit = preparedQuery((db) => insertValues(db));
-const insertAuditReturningId = preparedQuery((db) => insertValues(db).returning('id'));
-const updateOutcome = preparedQuery((db) => db.updateTable('audit_log').set({ status_code: 0, error_code: '' }).where('id', '=', 0));
+const insertAudit = preparedQuery<AuditRow>()((db, p) => insertValues(db, p));
+const insertAuditReturningId = preparedQuery<AuditRow>()((db, p) => insertValues(db, p).returning('id'));
+const updateOutcome = preparedQuery<{ id: number; statusCode: number; errorCode: string | null }>()((db, p) => db.updateTable('audit_log')
+  .set({ status_code: p.statusCode, error_code: p.errorCode }).where('id', '=', p.id));
 
-const parameters = (e: AuditEntry) => [
-  e.actor?.id ?? null, e.actor?.login ?? null, e.actor?.role ?? null, e.api, e.endpoint.slice(0, 64), e.method,
-  e.ip, e.status, e.errorCode, nowIso(),
-];
+const parameters = (e: AuditEntry): AuditRow => ({
+  actorId: e.actor?.id ?? null, actorLogin: e.actor?.login ?? null, actorRole: e.actor?.role ?? null, api: e.api,
+  endpoint: e.endpoint.slice(0, 64), method: e.method, ip: e.ip, statusCode: e.status, errorCode: e.errorCode, createdAt: nowIso(),
+});
 
 export async function writeAudit(db: Db | Trx, e: AuditEntry): Promise<void> {
   await insertAudit(db, parameters(e));
@@ -53,7 +67,7 @@ export async function writeAuditReturningId(db: Db | Trx, e: AuditEntry): Promis
 
 /** Sets the outcome of an audit row written before the request ended. */
 export async function setAuditOutcome(db: Db | Trx, id: number, status: number, errorCode: string | null): Promise<void> {
-  await updateOutcome(db, [status, errorCode, id]);
+  await updateOutcome(db, { id, statusCode: status, errorCode });
 }
 
 /** Audits a refused or failed request on its own: nothing of it was written, and the answer must not fail for the log. */

@@ -61,9 +61,10 @@ export async function rateCall(ctx: Ctx, caller: Caller, destination: string): P
 
 // Statements of every authorization, built once (db/prepared.ts). A uniqueid is looked up
 // across switches (few rows) and the rows of this switch picked out here.
-const reservationsOfUniqueId = preparedQuery((db) => db.selectFrom('reservations')
-  .select(['switch_ref', 'caller_account_id', 'max_duration']).where('uniqueid', '=', ''));
-const callsOfUniqueId = preparedQuery((db) => db.selectFrom('calls').select(['switch_ref', 'account_id']).where('uniqueid', '=', ''));
+const reservationsOfUniqueId = preparedQuery<{ uniqueid: string }>()((db, p) => db.selectFrom('reservations')
+  .select(['switch_ref', 'caller_account_id', 'max_duration']).where('uniqueid', '=', p.uniqueid));
+const callsOfUniqueId = preparedQuery<{ uniqueid: string }>()((db, p) => db.selectFrom('calls')
+  .select(['switch_ref', 'account_id']).where('uniqueid', '=', p.uniqueid));
 
 function refuse(reason: RefusalReason, extra: Partial<AuthorizeResult> = {}): AuthorizeResult {
   callsAuthorized.inc({ outcome: reason });
@@ -100,14 +101,14 @@ export async function authorizeCall(ctx: Ctx, input: AuthorizeInput, switchRef: 
 
     // A repeated authorize of the same call returns its reservation instead of reserving again;
     // the same uniqueid from this switch for another caller is refused, never handed over.
-    const held = (await reservationsOfUniqueId(trx, [uniqueid])).filter((r) => sameSwitch(r.switch_ref, switchRef));
+    const held = (await reservationsOfUniqueId(trx, { uniqueid })).filter((r) => sameSwitch(r.switch_ref, switchRef));
     const own = held.find((r) => Number(r.caller_account_id) === caller.accountId);
     if (own) {
       callsAuthorized.inc({ outcome: 'allowed' });
       return { allowed: true, max_duration: own.max_duration, caller_id: callerId, rate, sip_login: caller.sipLogin };
     }
     if (held.some((r) => r.switch_ref === switchRef)) return refuse('UNIQUEID_IN_USE', { rate, sip_login: caller.sipLogin });
-    const settled = (await callsOfUniqueId(trx, [uniqueid])).filter((c) => sameSwitch(c.switch_ref, switchRef));
+    const settled = (await callsOfUniqueId(trx, { uniqueid })).filter((c) => sameSwitch(c.switch_ref, switchRef));
     if (settled.some((c) => Number(c.account_id) === caller.accountId)) return refuse('ALREADY_SETTLED', { caller_id: callerId, rate });
     if (settled.some((c) => c.switch_ref === switchRef)) return refuse('UNIQUEID_IN_USE', { rate, sip_login: caller.sipLogin });
 

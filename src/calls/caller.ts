@@ -40,7 +40,7 @@ export function parseUniqueId(input: unknown): string {
 
 // The caller with its account, reseller, plan versions and active caller ID in one query;
 // built once (db/prepared.ts), as it runs twice for every call.
-function callerQuery(db: Ctx['db']) {
+function callerQuery(db: Ctx['db'], sipName: string) {
   return db.selectFrom('sip_accounts as s')
     .innerJoin('accounts as a', 'a.id', 's.account_id')
     .leftJoin('plans as ap', 'ap.id', 'a.plan_id')
@@ -53,18 +53,18 @@ function callerQuery(db: Ctx['db']) {
       'r.id as reseller_id', 'r.active as reseller_active', 'r.plan_id as reseller_plan_id', 'rp.rates_version as reseller_plan_version',
       'cid.cid as caller_id',
     ])
-    .where('s.name', '=', '');
+    .where('s.name', '=', sipName);
 }
-const callerBySipName = preparedQuery((db) => callerQuery(db));
+const callerBySipName = preparedQuery<{ sipName: string }>()((db, p) => callerQuery(db, p.sipName));
 // An IP address belongs to one client (sip/ip-auth.ts), so every active peer on it bills the same
 // client; the port only picks which of that client's peers the call is recorded under: the one
 // bound to the source port, else (no port given, or a port none is bound to) the client's
 // lowest-id active peer on the address.
-const peerByIp = preparedQuery((db) => db.selectFrom('ip_auth').select(['peer_name'])
-  .where('ip', '=', '').where('status', '=', sql.lit(1)).orderBy('id').limit(sql.lit(1)));
-const peerByIpPreferringPort = preparedQuery((db) => db.selectFrom('ip_auth').select(['peer_name'])
-  .where('ip', '=', '').where('status', '=', sql.lit(1))
-  .orderBy(sql`case when port = ${0} then 0 else 1 end`).orderBy('id').limit(sql.lit(1)));
+const peerByIp = preparedQuery<{ ip: string }>()((db, p) => db.selectFrom('ip_auth').select(['peer_name'])
+  .where('ip', '=', p.ip).where('status', '=', sql.lit(1)).orderBy('id').limit(sql.lit(1)));
+const peerByIpPreferringPort = preparedQuery<{ ip: string; port: number }>()((db, p) => db.selectFrom('ip_auth').select(['peer_name'])
+  .where('ip', '=', p.ip).where('status', '=', sql.lit(1))
+  .orderBy(sql`case when port = ${p.port} then 0 else 1 end`).orderBy('id').limit(sql.lit(1)));
 
 export async function findCaller(ctx: Ctx, input: { sip_login?: unknown; source_ip?: unknown; source_port?: unknown }): Promise<Caller | null> {
   let sipName: string;
@@ -81,14 +81,14 @@ export async function findCaller(ctx: Ctx, input: { sip_login?: unknown; source_
       : typeof input.source_port === 'string' && /^\d{1,5}$/.test(input.source_port) ? Number(input.source_port) : Number.NaN;
     if (hasPort && (!Number.isInteger(port) || port < 1 || port > 65535)) throw badRequest('source_port', 'must be a port number (1-65535)');
     const found = hasPort
-      ? await peerByIpPreferringPort(ctx.db, [input.source_ip, port])
-      : await peerByIp(ctx.db, [input.source_ip]);
+      ? await peerByIpPreferringPort(ctx.db, { ip: input.source_ip, port })
+      : await peerByIp(ctx.db, { ip: input.source_ip });
     if (found.length === 0) return null;
     sipName = found[0].peer_name;
   } else {
     throw badRequest('sip_login', 'sip_login or source_ip is required');
   }
-  const [row] = await callerBySipName(ctx.db, [sipName]);
+  const [row] = await callerBySipName(ctx.db, { sipName });
   if (!row) return null;
   return {
     sipAccountId: Number(row.sip_id),

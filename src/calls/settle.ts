@@ -40,14 +40,36 @@ export interface CdrResult {
 
 // Statements of every settlement, built once (db/prepared.ts). A uniqueid is looked up across
 // switches (few rows); the rows of this switch and caller are picked out here.
-const reservationsOfUniqueId = preparedQuery((db) => db.selectFrom('reservations')
+const reservationsOfUniqueId = preparedQuery<{ uniqueid: string }>()((db, p) => db.selectFrom('reservations')
   .select(['id', 'switch_ref', 'caller_account_id', 'account_id', 'amount_micros', 'max_duration', 'rate_prefix', 'rate_destination', 'rate_micros', 'connect_charge_micros', 'initblock', 'billingblock', 'minimal_time'])
-  .where('uniqueid', '=', ''));
+  .where('uniqueid', '=', p.uniqueid));
 type HeldReservation = Awaited<ReturnType<typeof reservationsOfUniqueId>>[number];
-const insertCall = preparedQuery((db) => db.insertInto('calls').values({
-  uniqueid: '', switch_ref: '', account_id: 0, sip_account_id: 0, sip_login: '', destination: '', rate_prefix: '', rate_destination: '',
-  caller_id: '', started_at: '', answered_seconds: 0, billed_seconds: 0, cost_micros: 0n, reseller_id: 0,
-  reseller_cost_micros: 0n, disposition: '', hangup_cause: '', created_at: '',
+interface CallRow {
+  uniqueid: string;
+  switchRef: string;
+  accountId: number;
+  sipAccountId: number;
+  sipLogin: string;
+  destination: string;
+  ratePrefix: string | null;
+  rateDestination: string | null;
+  callerId: string | null;
+  startedAt: string;
+  answeredSeconds: number;
+  billedSeconds: number;
+  costMicros: bigint;
+  resellerId: number | null;
+  resellerCostMicros: bigint;
+  disposition: string;
+  hangupCause: string | null;
+  createdAt: string;
+}
+const insertCall = preparedQuery<CallRow>()((db, p) => db.insertInto('calls').values({
+  uniqueid: p.uniqueid, switch_ref: p.switchRef, account_id: p.accountId, sip_account_id: p.sipAccountId, sip_login: p.sipLogin,
+  destination: p.destination, rate_prefix: p.ratePrefix, rate_destination: p.rateDestination, caller_id: p.callerId,
+  started_at: p.startedAt, answered_seconds: p.answeredSeconds, billed_seconds: p.billedSeconds, cost_micros: p.costMicros,
+  reseller_id: p.resellerId, reseller_cost_micros: p.resellerCostMicros, disposition: p.disposition, hangup_cause: p.hangupCause,
+  created_at: p.createdAt,
 }).onConflict((oc) => oc.columns(['uniqueid', 'switch_ref']).doNothing()).returning('id'));
 
 const uniqueIdInUse = (uniqueid: string) => conflict('UNIQUEID_IN_USE',
@@ -62,7 +84,7 @@ async function releaseHeld(trx: Trx, held: HeldReservation[]): Promise<void> {
  * transaction (locking their accounts first, in the global order).
  */
 export async function releaseReservations(trx: Trx, dialect: Dialect, uniqueid: string, switchRef: string): Promise<void> {
-  const held = (await reservationsOfUniqueId(trx, [uniqueid])).filter((r) => r.switch_ref === switchRef);
+  const held = (await reservationsOfUniqueId(trx, { uniqueid })).filter((r) => r.switch_ref === switchRef);
   if (held.length === 0) return;
   await lockAccounts(trx, dialect, held.map((r) => Number(r.account_id)));
   await releaseHeld(trx, held);
@@ -140,7 +162,7 @@ export async function settleCdr(ctx: Ctx, input: CdrInput, switchRef: string): P
 
   return inTx(ctx.db, (trx) => withTransientRetry(trx, ctx.dialect, 'CDR settlement', async () => {
     // A call is charged at the tariff it was authorized at, kept with its reservations.
-    const ofSwitch = (await reservationsOfUniqueId(trx, [cdr.uniqueid])).filter((r) => sameSwitch(r.switch_ref, switchRef));
+    const ofSwitch = (await reservationsOfUniqueId(trx, { uniqueid: cdr.uniqueid })).filter((r) => sameSwitch(r.switch_ref, switchRef));
     const held = ofSwitch.filter((r) => Number(r.caller_account_id) === caller.accountId);
     // Every account this settlement changes, locked before any other row (db/locks.ts).
     const payerIds = caller.reseller ? [caller.accountId, caller.reseller.id] : [caller.accountId];
@@ -170,13 +192,13 @@ export async function settleCdr(ctx: Ctx, input: CdrInput, switchRef: string): P
     const retailCost = retail ? costOfBilled(retail.tariff, billed) : 0n;
     const wholesaleCost = wholesale ? costOfBilled(wholesale.tariff, billedSeconds(wholesale.tariff, cdr.answered)) : 0n;
 
-    // Parameters in the column order of insertCall.
-    const [inserted] = await insertCall(trx, [
-      cdr.uniqueid, switchRef, caller.accountId, caller.sipAccountId, caller.sipLogin, cdr.destination,
-      retail?.prefix ?? null, retail?.destination ?? null, caller.callerId, cdr.startedAt,
-      cdr.answered, billed, retailCost, caller.reseller?.id ?? null, wholesaleCost, cdr.disposition,
-      cdr.hangupCause ?? null, nowIso(),
-    ]);
+    const [inserted] = await insertCall(trx, {
+      uniqueid: cdr.uniqueid, switchRef, accountId: caller.accountId, sipAccountId: caller.sipAccountId, sipLogin: caller.sipLogin,
+      destination: cdr.destination, ratePrefix: retail?.prefix ?? null, rateDestination: retail?.destination ?? null,
+      callerId: caller.callerId, startedAt: cdr.startedAt, answeredSeconds: cdr.answered, billedSeconds: billed,
+      costMicros: retailCost, resellerId: caller.reseller?.id ?? null, resellerCostMicros: wholesaleCost,
+      disposition: cdr.disposition, hangupCause: cdr.hangupCause ?? null, createdAt: nowIso(),
+    });
 
     if (!inserted) {
       const replay = await replayOfSettled(trx, cdr, caller.accountId, switchRef, held);

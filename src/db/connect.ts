@@ -1,19 +1,18 @@
-// One Kysely instance per dialect. The few places where SQLite and PostgreSQL must differ
-// (id columns, transaction start, locking) are decided here and nowhere else.
+// One Kysely instance per dialect: opening, pragmas, pools and type parsing. What else differs
+// between SQLite and PostgreSQL (transaction start, row locks, bulk writes) is in dialect.ts,
+// schema differences in migrations.ts.
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import {
-  CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver,
-  type DatabaseConnection,
-} from 'kysely';
+import { PostgresDialect } from 'kysely';
+import { ImmediateSqliteDialect, type Dialect } from './dialect.js';
 import type { Database, Db } from './schema.js';
 import { batchTransactionsOf, guardedDatabase } from './tx.js';
 import { TransactionBatcher } from './tx-batch.js';
 import { WalSync } from './wal-sync.js';
 
-export type Dialect = 'sqlite' | 'postgres';
+export type { Dialect };
 // Declared beside the tables, which tx.ts also needs without importing this file (it builds on tx.ts).
 export type { Db, Trx } from './schema.js';
 
@@ -35,23 +34,6 @@ export interface DbHandle {
    */
   pgSidePool?: pg.Pool;
   close(): Promise<void>;
-}
-
-/** SQLite: take the write lock at BEGIN, so a read-then-write transaction never dead-ends on upgrade. */
-class ImmediateSqliteDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
-  }
-}
-class ImmediateSqliteDialect extends SqliteDialect {
-  readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
-  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
-    super(config);
-    this.#config = config;
-  }
-  override createDriver() {
-    return new ImmediateSqliteDriver(this.#config);
-  }
 }
 
 /** better-sqlite3 prepares a statement per query in Kysely; a bounded cache makes repeats free. */

@@ -1,5 +1,5 @@
-// Row locks, the one place the dialects differ in how a transaction takes them. SQLite
-// transactions start with BEGIN IMMEDIATE and so already hold the database's write lock.
+// Account locks and transient-conflict retries of money transactions. How each dialect locks
+// (SQLite's BEGIN IMMEDIATE holds the database; PostgreSQL locks rows) is in dialect.ts.
 //
 // The global lock order (PostgreSQL): a transaction that changes money locks every account it
 // will touch first, all in one statement, in ascending id, and only then touches any other row
@@ -9,7 +9,8 @@
 // call. Single-account ones (refill, voucher, transfer, payment) lock one account and so
 // cannot close a cycle. withTransientRetry is the safety net should one happen anyway.
 import { CompiledQuery } from 'kysely';
-import type { Db, Dialect, Trx } from './connect.js';
+import type { Db, Trx } from './connect.js';
+import { forUpdate, hasTransientConflicts, type Dialect } from './dialect.js';
 import { preparedQuery } from './prepared.js';
 import { AppError } from '../errors.js';
 import { transactionRetries } from '../metrics.js';
@@ -23,16 +24,15 @@ export interface LockedAccount {
   active: number;
 }
 
-function lockQuery(db: Db | Trx, dialect: Dialect, count: number) {
+function lockQuery(db: Db | Trx, dialect: Dialect, ids: readonly number[]) {
   // ORDER BY below FOR UPDATE: PostgreSQL locks the rows as the sort returns them, in id order.
-  const q = db.selectFrom('accounts')
+  return forUpdate(db.selectFrom('accounts')
     .select(['id', 'balance_micros', 'credit_limit_micros', 'reserved_micros', 'postpaid', 'active'])
-    .where('id', 'in', Array.from({ length: count }, () => 0)).orderBy('id');
-  return dialect === 'postgres' ? q.forUpdate() : q;
+    .where('id', 'in', [...ids]).orderBy('id'), dialect);
 }
 // A call has one or two payers (client, reseller): one prepared statement for each count.
-const lockOne = preparedQuery((db, dialect) => lockQuery(db, dialect, 1));
-const lockTwo = preparedQuery((db, dialect) => lockQuery(db, dialect, 2));
+const lockOne = preparedQuery<{ id: number }>()((db, p, dialect) => lockQuery(db, dialect, [p.id]));
+const lockTwo = preparedQuery<{ lowerId: number; higherId: number }>()((db, p, dialect) => lockQuery(db, dialect, [p.lowerId, p.higherId]));
 
 /** Most accounts one statement locks (the expiry worker's batch). */
 export const MAX_LOCKED_ACCOUNTS = 1000;
@@ -43,9 +43,9 @@ export async function lockAccounts(trx: Trx, dialect: Dialect, ids: number[]): P
   if (sorted.length > MAX_LOCKED_ACCOUNTS) throw new RangeError(`at most ${MAX_LOCKED_ACCOUNTS} accounts per lock`);
   let rows: LockedAccount[];
   if (sorted.length === 0) rows = [];
-  else if (sorted.length === 1) rows = await lockOne(trx, sorted);
-  else if (sorted.length === 2) rows = await lockTwo(trx, sorted);
-  else rows = (await trx.executeQuery<LockedAccount>({ ...lockQuery(trx, dialect, sorted.length).compile(), parameters: sorted })).rows;
+  else if (sorted.length === 1) rows = await lockOne(trx, { id: sorted[0] });
+  else if (sorted.length === 2) rows = await lockTwo(trx, { lowerId: sorted[0], higherId: sorted[1] });
+  else rows = await lockQuery(trx, dialect, sorted).execute();
   return new Map(rows.map((r) => [Number(r.id), { ...r, id: Number(r.id) }]));
 }
 
@@ -73,7 +73,7 @@ export const retryLater = (operation: string) => new AppError(503, 'RETRY_LATER'
  * request's (which also holds its audit row). SQLite has one writer: nothing to retry.
  */
 export async function withTransientRetry<T>(trx: Trx, dialect: Dialect, operation: string, fn: () => Promise<T>): Promise<T> {
-  if (dialect !== 'postgres') return fn();
+  if (!hasTransientConflicts(dialect)) return fn();
   for (let attempt = 1; ; attempt++) {
     await trx.executeQuery(SAVEPOINT);
     try {

@@ -41,19 +41,24 @@ export interface Posting {
 }
 
 // The two statements of a posting run on every call and charge: built once (db/prepared.ts).
-const addToBalance = preparedQuery((db) => db.updateTable('accounts')
-  .set({ balance_micros: sql`balance_micros + ${0n}`, updated_at: '' })
-  .where('id', '=', 0)
+type BalanceChange = { accountId: number; amountMicros: bigint; now: string };
+const addToBalance = preparedQuery<BalanceChange>()((db, p) => db.updateTable('accounts')
+  .set({ balance_micros: sql`balance_micros + ${p.amountMicros}`, updated_at: p.now })
+  .where('id', '=', p.accountId)
   .returning('balance_micros'));
 // Money held by open call reservations is not available to any other debit.
-const addToBalanceIfFunded = preparedQuery((db) => db.updateTable('accounts')
-  .set({ balance_micros: sql`balance_micros + ${0n}`, updated_at: '' })
-  .where('id', '=', 0)
-  .where(sql<boolean>`balance_micros + (case when postpaid = 1 then credit_limit_micros else 0 end) - reserved_micros + ${0n} >= 0`)
+const addToBalanceIfFunded = preparedQuery<BalanceChange>()((db, p) => db.updateTable('accounts')
+  .set({ balance_micros: sql`balance_micros + ${p.amountMicros}`, updated_at: p.now })
+  .where('id', '=', p.accountId)
+  .where(sql<boolean>`balance_micros + (case when postpaid = 1 then credit_limit_micros else 0 end) - reserved_micros + ${p.amountMicros} >= 0`)
   .returning(['balance_micros', 'reserved_micros', 'credit_limit_micros', 'postpaid']));
-const insertPosting = preparedQuery((db) => db.insertInto('ledger_postings')
+const insertPosting = preparedQuery<{
+  accountId: number; amountMicros: bigint; balanceAfterMicros: bigint; kind: PostingKind;
+  refType: string | null; refId: string | null; description: string | null; createdAt: string;
+}>()((db, p) => db.insertInto('ledger_postings')
   .values({
-    account_id: 0, amount_micros: 0n, balance_after_micros: 0n, kind: '', ref_type: '', ref_id: '', description: '', created_at: '',
+    account_id: p.accountId, amount_micros: p.amountMicros, balance_after_micros: p.balanceAfterMicros, kind: p.kind,
+    ref_type: p.refType, ref_id: p.refId, description: p.description, created_at: p.createdAt,
   })
   .returning('id'));
 
@@ -72,8 +77,8 @@ export async function post(trx: Trx, req: PostingRequest): Promise<Posting> {
   const funded = req.amountMicros < 0n && (req.requireFunds === true || req.kind !== 'call');
   const now = nowIso();
   const [row] = funded
-    ? await addToBalanceIfFunded(trx, [req.amountMicros, now, req.accountId, req.amountMicros])
-    : await addToBalance(trx, [req.amountMicros, now, req.accountId]);
+    ? await addToBalanceIfFunded(trx, { accountId: req.accountId, amountMicros: req.amountMicros, now })
+    : await addToBalance(trx, { accountId: req.accountId, amountMicros: req.amountMicros, now });
   if (!row) {
     if (funded) {
       const exists = await trx.selectFrom('accounts').select('id').where('id', '=', req.accountId).executeTakeFirst();
@@ -98,10 +103,10 @@ export async function post(trx: Trx, req: PostingRequest): Promise<Posting> {
     assertLedger(balanceAfterMicros + credit - microsFromDb(r.reserved_micros) >= 0n,
       `account ${req.accountId}: a debit left less than its open reservations`);
   }
-  const [inserted] = await insertPosting(trx, [
-    req.accountId, req.amountMicros, balanceAfterMicros, req.kind, req.refType ?? null,
-    req.refId === undefined ? null : String(req.refId), req.description ?? null, now,
-  ]);
+  const [inserted] = await insertPosting(trx, {
+    accountId: req.accountId, amountMicros: req.amountMicros, balanceAfterMicros, kind: req.kind, refType: req.refType ?? null,
+    refId: req.refId === undefined ? null : String(req.refId), description: req.description ?? null, createdAt: now,
+  });
   // Counted when written; a rolled-back transaction may overcount, which a rate metric tolerates.
   ledgerPostings.inc({ kind: req.kind });
   return { postingId: Number(inserted.id), balanceAfterMicros };

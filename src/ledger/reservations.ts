@@ -34,22 +34,42 @@ export interface HeldAmount {
   amount_micros: number | string | bigint;
 }
 
-const insertReservation = preparedQuery((db) => db.insertInto('reservations').values({
-  uniqueid: '', switch_ref: '', caller_account_id: 0, account_id: 0, amount_micros: 0n, max_duration: 0, expires_at: '', created_at: '',
-  rate_prefix: '', rate_destination: '', rate_micros: 0n, connect_charge_micros: 0n, initblock: 0, billingblock: 0, minimal_time: 0,
+interface ReservationRow {
+  uniqueid: string;
+  switchRef: string;
+  callerAccountId: number;
+  accountId: number;
+  amountMicros: bigint;
+  maxDurationSeconds: number;
+  expiresAt: string;
+  createdAt: string;
+  ratePrefix: string;
+  rateDestination: string;
+  rateMicros: bigint;
+  connectChargeMicros: bigint;
+  initblockSeconds: number;
+  billingblockSeconds: number;
+  minimalTimeSeconds: number;
+}
+const insertReservation = preparedQuery<ReservationRow>()((db, p) => db.insertInto('reservations').values({
+  uniqueid: p.uniqueid, switch_ref: p.switchRef, caller_account_id: p.callerAccountId, account_id: p.accountId,
+  amount_micros: p.amountMicros, max_duration: p.maxDurationSeconds, expires_at: p.expiresAt, created_at: p.createdAt,
+  rate_prefix: p.ratePrefix, rate_destination: p.rateDestination, rate_micros: p.rateMicros, connect_charge_micros: p.connectChargeMicros,
+  initblock: p.initblockSeconds, billingblock: p.billingblockSeconds, minimal_time: p.minimalTimeSeconds,
 }));
+type ReservedChange = { accountId: number; amountMicros: bigint };
 // Reserving never takes `available` (balance + postpaid credit - reserved) below zero.
-const addReserved = preparedQuery((db) => db.updateTable('accounts')
-  .set({ reserved_micros: sql`reserved_micros + ${0n}` })
-  .where('id', '=', 0)
-  .where(sql<boolean>`balance_micros + (case when postpaid = 1 then credit_limit_micros else 0 end) - reserved_micros - ${0n} >= 0`)
+const addReserved = preparedQuery<ReservedChange>()((db, p) => db.updateTable('accounts')
+  .set({ reserved_micros: sql`reserved_micros + ${p.amountMicros}` })
+  .where('id', '=', p.accountId)
+  .where(sql<boolean>`balance_micros + (case when postpaid = 1 then credit_limit_micros else 0 end) - reserved_micros - ${p.amountMicros} >= 0`)
   .returning('id'));
-const deleteReservation = preparedQuery((db) => db.deleteFrom('reservations').where('id', '=', 0).returning('id'));
+const deleteReservation = preparedQuery<{ id: number | string }>()((db, p) => db.deleteFrom('reservations').where('id', '=', p.id as number).returning('id'));
 // Releasing never takes reserved below zero.
-const subtractReserved = preparedQuery((db) => db.updateTable('accounts')
-  .set({ reserved_micros: sql`reserved_micros - ${0n}` })
-  .where('id', '=', 0)
-  .where('reserved_micros', '>=', sql<number>`${0n}`)
+const subtractReserved = preparedQuery<ReservedChange>()((db, p) => db.updateTable('accounts')
+  .set({ reserved_micros: sql`reserved_micros - ${p.amountMicros}` })
+  .where('id', '=', p.accountId)
+  .where('reserved_micros', '>=', sql<number>`${p.amountMicros}`)
   .returning('id'));
 
 /** Holds `amountMicros` of the payer's available money for a call until it is released. */
@@ -57,12 +77,15 @@ export async function reserve(trx: Trx, req: ReservationRequest): Promise<void> 
   assertLedger(req.amountMicros >= 0n, `reservation of ${req.amountMicros} on account ${req.accountId}`);
   const t = req.rate.tariff;
   // Kept even when free: the CDR is charged at this tariff.
-  await insertReservation(trx, [
-    req.uniqueid, req.switchRef, req.callerAccountId, req.accountId, req.amountMicros, req.maxDurationSeconds, req.expiresAt, nowIso(),
-    req.rate.prefix, req.rate.destination, t.rateMicrosPerMinute, t.connectChargeMicros, t.initblockSeconds, t.billingblockSeconds, t.minimalTimeSeconds,
-  ]);
+  await insertReservation(trx, {
+    uniqueid: req.uniqueid, switchRef: req.switchRef, callerAccountId: req.callerAccountId, accountId: req.accountId,
+    amountMicros: req.amountMicros, maxDurationSeconds: req.maxDurationSeconds, expiresAt: req.expiresAt, createdAt: nowIso(),
+    ratePrefix: req.rate.prefix, rateDestination: req.rate.destination, rateMicros: t.rateMicrosPerMinute,
+    connectChargeMicros: t.connectChargeMicros, initblockSeconds: t.initblockSeconds, billingblockSeconds: t.billingblockSeconds,
+    minimalTimeSeconds: t.minimalTimeSeconds,
+  });
   if (req.amountMicros === 0n) return;
-  const updated = await addReserved(trx, [req.amountMicros, req.accountId, req.amountMicros]);
+  const updated = await addReserved(trx, { accountId: req.accountId, amountMicros: req.amountMicros });
   assertLedger(updated.length === 1, `account ${req.accountId} cannot hold ${req.amountMicros} more`);
 }
 
@@ -71,12 +94,12 @@ export async function reserve(trx: Trx, req: ReservationRequest): Promise<void> 
  * expiry worker — may have freed it first, and then the amount is not given back twice).
  */
 export async function release(trx: Trx, held: HeldAmount): Promise<boolean> {
-  const deleted = await deleteReservation(trx, [held.id]);
+  const deleted = await deleteReservation(trx, { id: held.id });
   if (deleted.length !== 1) return false;
   const amount = microsFromDb(held.amount_micros);
   if (amount > 0n) {
     const accountId = Number(held.account_id);
-    const updated = await subtractReserved(trx, [amount, accountId, amount]);
+    const updated = await subtractReserved(trx, { accountId, amountMicros: amount });
     assertLedger(updated.length === 1, `account ${accountId} holds less than the ${amount} its reservation ${held.id} released`);
   }
   return true;

@@ -5,6 +5,7 @@ import type { Actor } from '../accounts/actor.js';
 import { accountById, assertActive } from '../accounts/tenancy.js';
 import type { Ctx } from '../context.js';
 import type { Trx } from '../db/connect.js';
+import { lockRowsForChange } from '../db/dialect.js';
 import type { Plan } from '../db/schema.js';
 import { inTx } from '../db/tx.js';
 import { badRequest, notFound } from '../errors.js';
@@ -87,7 +88,7 @@ export async function lockDerivedPlans(trx: Trx, wholesalePlanId: number): Promi
   if (ids.length === 0) return [];
   // Row locks in id order (no deadlock between two such transactions); a no-op on SQLite, whose
   // write transaction holds the whole database.
-  await trx.updateTable('plans').set({ rates_version: sql`rates_version` }).where('id', 'in', ids).execute();
+  await lockRowsForChange(trx, 'plans', ids);
   const rows = await trx.selectFrom('plans as p').innerJoin('accounts as a', 'a.id', 'p.owner_id')
     .select(['p.id', 'a.markup_micro_percent']).where('p.id', 'in', ids).orderBy('p.id').execute();
   return rows.map((r) => ({

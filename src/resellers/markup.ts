@@ -2,12 +2,12 @@
 // (1 + markup/100), half-up to 6 decimals. Reading it, previewing a new one against the
 // wholesale rows, and applying it (rewriting the retail rows; nothing when already active).
 // Wholesale prices are the reseller's own business: these endpoints are not for its portals.
-import { sql } from 'kysely';
 import type { Actor } from '../accounts/actor.js';
 import { parseMarkupPercent } from '../accounts/provisioning.js';
 import { accountById, assertActive } from '../accounts/tenancy.js';
 import type { Ctx } from '../context.js';
 import type { Db, Trx } from '../db/connect.js';
+import { lockRowsForChange } from '../db/dialect.js';
 import type { Account, Plan } from '../db/schema.js';
 import { inTx } from '../db/tx.js';
 import { badRequest, conflict } from '../errors.js';
@@ -109,9 +109,9 @@ export async function setAgentMarkup(ctx: Ctx, actor: Actor, input: { markup_per
       message: 'Markup already active; rates not rewritten',
     });
     if (markupOf(account) === markup) return unchanged();
-    // Two changes of one reseller's markup run one after the other: this no-op update takes
-    // the retail plan's row lock (SQLite's write transaction holds the database already).
-    await trx.updateTable('plans').set({ rates_version: sql`rates_version` }).where('id', '=', planId).execute();
+    // Two changes of one reseller's markup run one after the other: this takes the retail
+    // plan's row lock (SQLite's write transaction holds the database already).
+    await lockRowsForChange(trx, 'plans', [planId]);
     const previous = markupOf(await accountById(trx, actor.id));
     if (previous === markup) return unchanged();
     const rows = await rebuildRetailPlan(trx, planId, wholesalePlanId, markup);

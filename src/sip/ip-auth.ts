@@ -10,7 +10,7 @@ import type { Actor } from '../accounts/actor.js';
 import { assertActive } from '../accounts/tenancy.js';
 import type { Ctx } from '../context.js';
 import type { Trx } from '../db/connect.js';
-import { dialectOf } from '../db/prepared.js';
+import { dialectOf, forUpdate } from '../db/dialect.js';
 import { inTx } from '../db/tx.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import { intInRange } from '../util/input.js';
@@ -87,7 +87,7 @@ async function claimAddress(trx: Trx, actor: Actor, ip: string): Promise<void> {
   // record and another client taking over a stale holding are serialized, so the other sees
   // the new record before it decides.
   const holder = trx.selectFrom('ip_auth_owners').select('account_id').where('ip', '=', ip);
-  const owner = await (dialectOf(trx) === 'postgres' ? holder.forUpdate() : holder).executeTakeFirst();
+  const owner = await forUpdate(holder, dialectOf(trx)).executeTakeFirst();
   if (owner && Number(owner.account_id) === actor.id) return;
   if (owner) {
     const held = await trx.selectFrom('ip_auth').select('id')
