@@ -4,7 +4,6 @@
 // up to its answer being handed to the socket, as the figures always have.
 import type { FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
 import { httpLatency, httpRequests } from '../../metrics.js';
-import type { ApiFamily } from './endpoint-routes.js';
 
 /** The labelled children of one endpoint, resolved once per status rather than per request. */
 export class EndpointMetrics {
@@ -27,7 +26,8 @@ export class EndpointMetrics {
   }
 }
 
-export function requestMetrics(family: ApiFamily): onSendHookHandler {
+/** Counts and times every answer of a family; requests naming no endpoint count as `unknown`. */
+export function requestMetrics(family: { readonly unknownMetrics: EndpointMetrics }): onSendHookHandler {
   return function requestMetrics(request: FastifyRequest, reply: FastifyReply, payload, done) {
     const call = request.apiCall;
     if (call != null) {
