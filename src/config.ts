@@ -11,12 +11,13 @@ export interface Config {
   /** HTTP bind address. */
   host: string;
   /**
-   * TRUST_PROXY=1: take the client address from X-Forwarded-For (behind a reverse proxy), for
-   * per-address limits and the audit log. Every hop is trusted (Fastify `trustProxy: true`):
-   * the address is the header's first (leftmost) one, so the proxy must set the header rather
-   * than append to what the client sent, or a client chooses its own address.
+   * TRUST_PROXY=N: N reverse proxies stand in front (usually 1), so the client address is taken
+   * from X-Forwarded-For, for per-address limits and the audit log: the entry N hops from the
+   * right, the one the nearest trusted proxy appended. Entries further left were written by the
+   * client and are never believed (a client cannot pick its address by sending the header).
+   * 0 (the default): the socket's address.
    */
-  trustProxy: boolean;
+  trustProxyHops: number;
   /** Largest request body accepted (413 beyond); admits a full 10,000-row add-rates batch. */
   httpBodyLimitBytes: number;
   /** The whole request, headers and body, must arrive within this. */
@@ -81,7 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     || (databaseUrl.startsWith('sqlite:') && databaseUrl !== 'sqlite::memory:'
       ? path.dirname(path.resolve(databaseUrl.slice('sqlite:'.length)))
       : path.resolve('./data'));
-  const trustProxy = env.TRUST_PROXY === '1';
+  const trustProxyHops = intVar(env, 'TRUST_PROXY', 0, 0, 10);
   const httpRequestTimeoutSeconds = intVar(env, 'HTTP_REQUEST_TIMEOUT_SECONDS', 30, 1, 3600);
   const httpHeadersTimeoutSeconds = intVar(env, 'HTTP_HEADERS_TIMEOUT_SECONDS', Math.min(10, httpRequestTimeoutSeconds), 1, 3600);
   if (httpHeadersTimeoutSeconds > httpRequestTimeoutSeconds) {
@@ -92,7 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: intVar(env, 'PORT', 8080, 0, 65535),
     host: env.HOST || '127.0.0.1',
-    trustProxy,
+    trustProxyHops,
     httpBodyLimitBytes: intVar(env, 'HTTP_BODY_LIMIT_BYTES', 8 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     httpRequestTimeoutSeconds,
     httpHeadersTimeoutSeconds,
@@ -100,7 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpMaxConnections,
     // A switch on the HTTP Switch API opens a connection per concurrent authorization, and
     // bursts past a few hundred; behind a reverse proxy every connection comes from the proxy.
-    httpMaxConnectionsPerAddress: intVar(env, 'HTTP_MAX_CONNECTIONS_PER_ADDRESS', trustProxy ? httpMaxConnections : Math.min(1024, httpMaxConnections), 1, 1_000_000),
+    httpMaxConnectionsPerAddress: intVar(env, 'HTTP_MAX_CONNECTIONS_PER_ADDRESS', trustProxyHops > 0 ? httpMaxConnections : Math.min(1024, httpMaxConnections), 1, 1_000_000),
     databaseUrl,
     databaseSchema: env.DATABASE_SCHEMA || '',
     adminApiKey: env.ADMIN_API_KEY || undefined,

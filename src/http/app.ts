@@ -39,7 +39,9 @@ export function buildApp(ctx: Ctx, opts: { apis?: ApiDefinition[] } = {}): Fasti
       headersTimeout: config.httpHeadersTimeoutSeconds * 1000,
       connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
     },
-    trustProxy: config.trustProxy,
+    // A hop count, never `true`: with `true` the leftmost X-Forwarded-For entry, which the
+    // client wrote, would be its address.
+    trustProxy: config.trustProxyHops > 0 ? (_address: string, hop: number) => hop < config.trustProxyHops : false,
   });
   const guard = new ConnectionGuard({
     listener: 'http',
