@@ -38,7 +38,7 @@ async function checkSecretFingerprint(handle: DbHandle, secrets: SecretBox): Pro
 export async function openContext(config: Config, log: Logger): Promise<{ ctx: Ctx; handle: DbHandle; secretCreated: boolean }> {
   const handle = openDatabase(config.databaseUrl, config.databaseSchema);
   reportStrayQueriesTo(handle.db, log);
-  await migrateToLatest(handle.db as never, handle.dialect);
+  await migrateToLatest(handle.db, handle.dialect);
   // The data directory holds secret.key (and by default the database): the operator's alone.
   if (!config.secret) fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const { secret, created } = loadMasterSecret(config.secret, config.dataDir);

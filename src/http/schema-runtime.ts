@@ -1,6 +1,10 @@
 // The endpoint schemas at run time: the `input` schema validates every request before its
 // handler runs, and the `output` schema (inside the family's envelope) serializes every
-// success, so `/docs`, validation and the answers come from one definition and cannot drift.
+// success, so `/docs`, validation and the answers come from one definition. What that holds
+// for: a request /docs refuses is refused, and a field /docs does not declare is never sent.
+// What only the strict checks below keep honest: a declared answer field that is missing or of
+// another type, and an error code /docs does not list (the services' range and format rules
+// appear in /docs only as descriptions).
 //
 // Serialization writes only declared fields: a field a handler adds by mistake (a secret, a
 // hash) is never sent. Under the test runner (or LEDGERLINE_STRICT_SCHEMAS=1) every answer is

@@ -134,7 +134,7 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
     },
     async close() {
       // Every suite ends with the ledger invariant: balance = sum(postings) for every account.
-      const { mismatches } = await findLedgerMismatches(server.ctx.db as never);
+      const { mismatches } = await findLedgerMismatches(server.ctx.db);
       await server.close();
       await db.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ export function authentication(family: ApiFamily): (request: FastifyRequest) => 
   return async function authenticate(request: FastifyRequest) {
     const key = request.headers['x-api-key'];
     if (typeof key !== 'string' || key === '') throw unauthorized('Missing X-API-Key header');
-    const actor = await actorByApiKey(ctx.db as never, key, ctx.sqliteReader, ctx.log);
+    const actor = await actorByApiKey(ctx.db, key, ctx.sqliteReader, ctx.log);
     if (!actor) throw unauthorized('Unknown API key');
     request.apiCall!.actor = actor;
   };

@@ -21,7 +21,7 @@ export function replayOrRun(
   trx: Trx, family: ApiFamily, call: ApiCall, key: string, work: () => Promise<StoredResponse>,
 ): Promise<StoredResponse & { replayed: boolean }> {
   // Keys are unique per account and endpoint: one caller's key never replays another's answer.
-  return runIdempotent(trx as never, family.ctx.secrets, {
+  return runIdempotent(trx, family.ctx.secrets, {
     accountId: call.actor!.id, scope: `${family.api.name}:${call.name}`, key, requestHash: hashRequest(call.input),
   }, work);
 }
