@@ -184,7 +184,7 @@ describe('http: the request pipeline', () => {
     assert.equal(idempotencyKeyOf(probe.endpoints[0], { external_id: 'x1' }, undefined), undefined);
   });
 
-  it('audits refusals after the rollback, a write that failed after its first commit in that commit\'s row, and not 404 or 405', async () => {
+  it('audits refusals after the rollback, a write that failed after its first commit in that commit\'s row, and not an unknown endpoint or 405', async () => {
     const partial = await call({ endpoint: 'probe-partial', body: {} });
     assert.deepEqual([partial.statusCode, partial.json().code], [409, 'PROBE_LATE_FAILURE']);
     assert.deepEqual((await auditRows('probe-partial')).map((r) => [r.status_code, r.error_code]), [[409, 'PROBE_LATE_FAILURE']]);

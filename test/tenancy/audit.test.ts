@@ -69,14 +69,14 @@ describe('tenancy: audit rows in the request\'s transaction', () => {
     assert.equal(await balanceOf(c.id), 2_500_000);
   });
 
-  it('a non-transactional write leaves exactly one row; a refusal one with its code; another tenant\'s login none', async () => {
+  it('a non-transactional write leaves exactly one row; a refusal one with its code, another tenant\'s or an unknown login too', async () => {
     const c = await client(agent);
     const before = (await auditRows(agent.id, 'client-profile-update')).length;
     assert.equal((await post(agent, 'client-profile-update', { login: c.login, name: 'Audited Name' })).status, 200);
     assert.equal((await post(agent, 'client-profile-update', { login: c.login, email: 'not-an-address' })).status, 400);
     assert.equal((await post(agent, 'client-profile-update', { login: 'nobody-here', name: 'X' })).status, 404);
     const rows = (await auditRows(agent.id, 'client-profile-update')).slice(before);
-    assert.deepEqual(rows.map((r) => [r.status_code, r.error_code]), [[200, null], [400, 'VALIDATION_ERROR']]);
+    assert.deepEqual(rows.map((r) => [r.status_code, r.error_code]), [[200, null], [400, 'VALIDATION_ERROR'], [404, 'NOT_FOUND']]);
 
     const ownBefore = (await auditRows(c.id, 'change-password')).length;
     const changed = await t.call('client', 'change-password', { key: c.key, body: { current_password: c.password, new_password: 'Audit2Pass1234' } });
