@@ -90,8 +90,12 @@ export async function getAccount(ctx: Ctx, login: unknown) {
   const account = await accountByLogin(ctx.db, login);
   const keys = await ctx.db.selectFrom('api_keys').select(['key_prefix', 'label', 'created_at', 'revoked_at'])
     .where('account_id', '=', account.id).orderBy('id').execute();
+  // A key rotated with a grace period has its end set ahead: it is revoked once that has passed.
+  const now = nowIso();
   return {
     account: accountView(account),
-    api_keys: keys.map((k) => ({ prefix: k.key_prefix, label: k.label, created_at: formatLocal(k.created_at), revoked: k.revoked_at !== null })),
+    api_keys: keys.map((k) => ({
+      prefix: k.key_prefix, label: k.label, created_at: formatLocal(k.created_at), revoked: k.revoked_at !== null && k.revoked_at <= now,
+    })),
   };
 }

@@ -140,9 +140,13 @@ describe('API keys: list, revoke, rotate', () => {
     const retry = await t.call('client', 'rotate-api-key', { key: client.key, body: { grace_seconds: 4 }, headers: idem });
     assert.equal(retry.headers.get('idempotent-replayed'), 'true');
     assert.equal(retry.body.data.api_key, res.body.data.api_key, 'a retry after a lost answer gets the same new key');
+    // The operator's view agrees while the old key still works: not revoked yet.
+    const account = async () => (await t.call('admin', 'account', { query: { login: client.login } })).body.api_keys.map((k: { revoked: boolean }) => k.revoked);
+    assert.deepEqual(await account(), [false, false]);
 
     await waitFor('the grace period to end', async () => (await meStatus(client.key)) === 401, 10_000);
     assert.equal(await meStatus(res.body.data.api_key), 200);
+    assert.deepEqual(await account(), [true, false]);
   });
 
   it('grace_seconds is checked; an inactive client cannot rotate', async () => {
