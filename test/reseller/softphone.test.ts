@@ -12,6 +12,7 @@ import { createClient as provisionClient } from '../../src/onboarding/onboarding
 import { buildJanusToken, DEFAULT_JANUS_TOKEN_TTL_SECONDS, signJanusToken, verifyJanusToken } from '../../src/webphone/janus-token.js';
 import pino from 'pino';
 import { createClient, createPlan, startTestServer, type TestServer } from '../helpers/server.js';
+import { freePort } from '../helpers/net.js';
 import { requirePeer } from '../helpers/peers.js';
 
 const md5 = (text: string) => crypto.createHash('md5').update(text).digest('hex');
@@ -282,16 +283,6 @@ function othersThan(dir: string, keep: string): string {
   return fs.readdirSync(dir).filter((f) => f.endsWith('.so') && f !== keep).join(',');
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface RunningJanus { url: string; proc: ChildProcess; dir: string; log(): string; stop(): Promise<void> }
 

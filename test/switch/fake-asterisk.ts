@@ -2,13 +2,7 @@
 // environment, answers each command the server sends and records them.
 import net from 'node:net';
 
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../helpers/net.js';
 
 /** What the fake Asterisk answers to a command: a line, several lines, or null to hang up the socket. */
 export type Answerer = (command: string) => string | string[] | null;

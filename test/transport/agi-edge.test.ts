@@ -4,53 +4,22 @@
 // chosen 127.0.0.x addresses.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import net from 'node:net';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
 import { StartupError } from '../../src/server.js';
+import { capturedLog } from '../helpers/log.js';
 import { createClient, createPlan, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
+import { asterisk, runAgi } from '../switch/fake-asterisk.js';
 import { canConnect, connectFrom, freePort, sleep, type Held } from './sockets.js';
 
-interface AgiRun { commands: string[]; closedAfterMs: number }
-
-/** Plays Asterisk from `localAddress`: sends the environment, answers GET/SET VARIABLE until the server closes. */
-function fakeAsterisk(localAddress: string, port: number, script: string, vars: Record<string, string>): Promise<AgiRun> {
-  return new Promise((resolve, reject) => {
-    const commands: string[] = [];
-    const started = Date.now();
-    let buffer = '';
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress }, () => {
-      socket.write(`agi_network: yes\nagi_network_script: ${script}\nagi_request: agi://127.0.0.1:${port}/${script}\n`
-        + `agi_uniqueid: ${Math.floor(Date.now() / 1000)}.${crypto.randomInt(1e9)}\nagi_channel: PJSIP/x-0000002a\n\n`);
-    });
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) !== -1) {
-        const command = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        commands.push(command);
-        const get = /^GET VARIABLE (.+)$/.exec(command);
-        socket.write(get ? (get[1] in vars ? `200 result=1 (${vars[get[1]]})\n` : '200 result=0\n') : '200 result=1\n');
-      }
-    });
-    socket.on('error', () => { /* a reset is one way to be refused */ });
-    socket.on('close', () => resolve({ commands, closedAfterMs: Date.now() - started }));
-    setTimeout(() => { socket.destroy(); reject(new Error('AGI session did not end')); }, 8000).unref();
-  });
-}
-
-function capturedLog() {
-  const lines: any[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { log: pino({ level: 'warn' }, stream), lines };
+/** Plays Asterisk from `localAddress` (agi_* environment, GET/SET VARIABLE answered) until the server closes. */
+async function fakeAsterisk(localAddress: string, port: number, script: string, vars: Record<string, string>) {
+  const started = Date.now();
+  const env = {
+    agi_network: 'yes', agi_network_script: script, agi_request: `agi://127.0.0.1:${port}/${script}`,
+    agi_uniqueid: `${Math.floor(Date.now() / 1000)}.${crypto.randomInt(1e9)}`, agi_channel: 'PJSIP/x-0000002a',
+  };
+  const run = await runAgi(port, env, asterisk(vars), { localAddress });
+  return { commands: run.commands, closedAfterMs: Date.now() - started };
 }
 
 describe('FastAGI: where it listens', () => {

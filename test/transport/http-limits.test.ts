@@ -3,25 +3,12 @@
 // over the limit answers 413 in the API family's envelope. Limits are set small through the
 // environment so each case takes about a second.
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
+import { capturedLog } from '../helpers/log.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { connectFrom, getFrom, holdConnections, sleep, type Held } from './sockets.js';
 
 const portOf = (t: TestServer) => Number(new URL(t.url).port);
-
-/** A pino logger whose lines the test can read. */
-function capturedLog() {
-  const lines: any[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { log: pino({ level: 'warn' }, stream), lines };
-}
 
 describe('HTTP request time bounds', () => {
   let t: TestServer;

@@ -4,13 +4,7 @@
 import http from 'node:http';
 import net from 'node:net';
 
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../helpers/net.js';
 
 export interface Held {
   socket: net.Socket;
