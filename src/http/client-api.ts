@@ -15,7 +15,7 @@ import {
   CallerIdOut, CallsPageOut, IpAuthOut, RefillsPageOut, RotatedKeyOut, SipAccountOut,
 } from './answer-schemas.js';
 import type { ApiDefinition, Endpoint } from './endpoint.js';
-import { Flag01, FlagIn, IdIn, IntIn, Money4, Nullable, Opt, PagingIn, Text } from './wire-types.js';
+import { Flag01, FlagIn, IdIn, IntIn, LoginIn, Money4, Nullable, Opt, PagingIn, Text } from './wire-types.js';
 
 const client = ['client'] as const;
 const Paging = T.Object(PagingIn);
@@ -78,7 +78,7 @@ const endpoints: Endpoint[] = [
   },
   {
     name: 'update-sip-password', method: 'POST', roles: [...client], summary: 'Change the password of one of your SIP accounts',
-    input: T.Object({ name: Text(), password: Text('At least 8 characters with letters and digits') }),
+    input: T.Object({ name: LoginIn, password: Text('At least 8 characters with letters and digits') }),
     output: Changed(T.Object({ name: T.String() })),
     errors: NotFound(),
     handler: async (ctx, actor, input) => ({
@@ -87,7 +87,7 @@ const endpoints: Endpoint[] = [
   },
   {
     name: 'delete-sip', method: 'POST', roles: [...client], summary: 'Delete an additional SIP account (never the main one)',
-    input: T.Object({ name: Text() }),
+    input: T.Object({ name: LoginIn }),
     output: Changed(T.Object({ name: T.String() })),
     errors: { 403: ['MAIN_SIP_ACCOUNT'], ...NotFound() },
     handler: async (ctx, actor, input) => ({ message: 'SIP account deleted', data: await deleteSip(ctx, actor, input.name) }),

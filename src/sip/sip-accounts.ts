@@ -108,7 +108,9 @@ export async function listSipAccounts(
 }
 
 /** A client's own digest SIP account by name (service accounts are not reachable here). */
-async function ownSipAccount(trx: Trx, actor: Actor, name: unknown): Promise<SipAccount> {
+async function ownSipAccount(trx: Trx, actor: Actor, nameInput: unknown): Promise<SipAccount> {
+  // A SIP login is a login: an all-digit one may come as a JSON number (CONTRACT §2).
+  const name = typeof nameInput === 'number' && Number.isSafeInteger(nameInput) && nameInput >= 0 ? String(nameInput) : nameInput;
   if (typeof name !== 'string' || name === '') throw badRequest('name', 'is required');
   const sip = await trx.selectFrom('sip_accounts').selectAll()
     .where('name', '=', name).where('account_id', '=', actor.id).executeTakeFirst();

@@ -143,5 +143,13 @@ describe('liberal wire input', () => {
     assert.equal(dashboard.body.client.balance, 1.5);
     const refill = await t.call('admin', 'refill', { body: { login: Number(alice.login), amount: '0.5' } });
     assert.equal(refill.status, 200, JSON.stringify(refill.body));
+    // A SIP login too: the client's additional SIP account, named by its digits.
+    const created = await t.call('client', 'create-sip', { key: alice.key, body: {} });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const sipName = Number(created.body.data.name);
+    const changed = await t.call('client', 'update-sip-password', { key: alice.key, body: { name: sipName, password: 'Numeric12345x' } });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    const deleted = await t.call('client', 'delete-sip', { key: alice.key, body: { name: sipName } });
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
   });
 });
