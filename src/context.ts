@@ -3,6 +3,7 @@ import type { AttemptLimiter } from './accounts/attempt-limiter.js';
 import type { SecretBox } from './accounts/credentials.js';
 import type { Config } from './config.js';
 import type { Db, Dialect, Trx } from './db/connect.js';
+import type { HeavyReads } from './db/heavy-reads.js';
 import type { RateCache } from './plans/rate-cache.js';
 
 /** What every service function is given: storage, configuration and shared helpers. */
@@ -15,6 +16,8 @@ export interface Ctx {
   limiter: AttemptLimiter;
   /** In-memory rate tables of plans, for rating calls. */
   rates: RateCache;
+  /** Runs list and report queries away from the switch path (db/heavy-reads.ts). */
+  reads: HeavyReads;
   /** Resolves once all committed writes are on disk; await it before acknowledging a write. */
   durable(): Promise<void>;
   /** SQLite: the read-only connection for hot lookups (see DbHandle.sqliteReader). */

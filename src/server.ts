@@ -7,6 +7,7 @@ import { bootstrapAdmin } from './accounts/provisioning.js';
 import type { Config } from './config.js';
 import type { Ctx } from './context.js';
 import { openDatabase, type DbHandle } from './db/connect.js';
+import { InlineReads } from './db/heavy-reads.js';
 import { migrateToLatest } from './db/migrations.js';
 import { reportStrayQueriesTo } from './db/tx.js';
 import { buildApp } from './http/app.js';
@@ -51,6 +52,7 @@ export async function openContext(config: Config, log: Logger): Promise<{ ctx: C
       ? new SharedAttemptLimiter(handle.pgSidePool, (err) => log.warn({ err }, 'attempt counter take-back failed'))
       : new MemoryAttemptLimiter(),
     rates: new RateCache(handle.db),
+    reads: new InlineReads(),
     durable: () => handle.durable(),
     sqliteReader: handle.sqliteReader,
   };
