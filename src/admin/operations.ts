@@ -28,11 +28,11 @@ const byName = {
     run: async (ctx, _actor, input) => ({ plan: planView(await createPlan(ctx, input)) }),
   },
   'add-rates': {
-    method: 'POST', summary: 'Upsert rates by prefix (also into retail plans derived from this plan)',
+    method: 'POST', summary: 'Upsert rates by prefix; retail plans derived from this plan price the rows at once, marked up when rated',
     run: (ctx, _actor, input) => addRates(ctx, input),
   },
   'create-reseller': {
-    method: 'POST', summary: 'Create a reseller on a wholesale plan, with its retail plan at +markup (default 20%)',
+    method: 'POST', summary: 'Create a reseller on a wholesale plan, with its retail plan at +markup (default 20%), computed when rating',
     run: async (ctx, _actor, input) => {
       const r = await createReseller(ctx, input);
       return {

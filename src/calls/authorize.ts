@@ -10,6 +10,7 @@ import { inTx } from '../db/tx.js';
 import { reserve } from '../ledger/reservations.js';
 import { callsAuthorized } from '../metrics.js';
 import { microsFromDb } from '../money.js';
+import { effectiveRetailMatch } from '../plans/retail-rates.js';
 import type { RateMatch } from '../rating/rate-table.js';
 import { callCostMicros, maxDurationForAll, minimumBlockCostMicros } from '../rating/tariff.js';
 import { findCaller, normalizeDestination, parseUniqueId, type Caller } from './caller.js';
@@ -48,10 +49,22 @@ export interface RatedCall {
   wholesale: RateMatch | null;
 }
 
-/** Rates a call for the client's plan and, for reseller clients, the reseller's wholesale plan. */
+/**
+ * Rates a call for the client's plan and, for reseller clients, the reseller's wholesale plan.
+ * A retail plan derived from a wholesale plan is matched in two tables, the shared wholesale one
+ * (in the rate cache once for every reseller on it) and the retail plan's few overrides, and the
+ * wholesale match is marked up by the plan owner's markup as read with the caller
+ * (plans/retail-rates.ts).
+ */
 export async function rateCall(ctx: Ctx, caller: Caller, destination: string): Promise<RatedCall | null> {
   if (caller.planId === null) return null;
-  const retail = (await ctx.rates.table(caller.planId, caller.planVersion, ctx.db)).match(destination);
+  const own = (await ctx.rates.table(caller.planId, caller.planVersion, ctx.db)).match(destination);
+  const derived = caller.derivedFrom;
+  const retail = derived === null ? own : effectiveRetailMatch(
+    own,
+    (await ctx.rates.table(derived.planId, derived.planVersion, ctx.db)).match(destination),
+    derived.markupMicroPercent,
+  );
   if (!retail) return null;
   if (!caller.reseller) return { caller, retail, wholesale: null };
   if (caller.reseller.planId === null) return null;

@@ -4,6 +4,8 @@ import { sql } from 'kysely';
 import type { Ctx } from '../context.js';
 import { preparedQuery } from '../db/prepared.js';
 import { badRequest } from '../errors.js';
+import { microsFromDb } from '../money.js';
+import { markupOrDefault } from '../plans/retail-rates.js';
 
 export interface Caller {
   sipAccountId: number;
@@ -14,6 +16,11 @@ export interface Caller {
   accountActive: boolean;
   planId: number | null;
   planVersion: number;
+  /**
+   * When the plan is a reseller's retail plan: the wholesale plan it is derived from and the
+   * markup of its owner. The plan's own rows are then only its overrides (plans/retail-rates.ts).
+   */
+  derivedFrom: null | { planId: number; planVersion: number; markupMicroPercent: bigint };
   /** The account's active caller ID, presented on its calls. */
   callerId: string | null;
   reseller: null | { id: number; active: boolean; planId: number | null; planVersion: number };
@@ -38,18 +45,22 @@ export function parseUniqueId(input: unknown): string {
   return id;
 }
 
-// The caller with its account, reseller, plan versions and active caller ID in one query;
+// The caller with its account, reseller, plan versions (and, for a retail plan, its wholesale
+// plan's and its owner's markup) and active caller ID in one query;
 // built once (db/prepared.ts), as it runs twice for every call.
 function callerQuery(db: Ctx['db'], sipName: string) {
   return db.selectFrom('sip_accounts as s')
     .innerJoin('accounts as a', 'a.id', 's.account_id')
     .leftJoin('plans as ap', 'ap.id', 'a.plan_id')
+    .leftJoin('plans as wp', 'wp.id', 'ap.wholesale_plan_id')
+    .leftJoin('accounts as po', 'po.id', 'ap.owner_id')
     .leftJoin('accounts as r', 'r.id', 'a.parent_id')
     .leftJoin('plans as rp', 'rp.id', 'r.plan_id')
     .leftJoin('callerids as cid', (join) => join.onRef('cid.account_id', '=', 'a.id').on('cid.active', '=', sql.lit(1)))
     .select([
       's.id as sip_id', 's.name as sip_name', 's.active as sip_active',
       'a.id as account_id', 'a.login as account_login', 'a.active as account_active', 'a.plan_id', 'ap.rates_version as plan_version',
+      'wp.id as wholesale_plan_id', 'wp.rates_version as wholesale_plan_version', 'po.markup_micro_percent as plan_owner_markup',
       'r.id as reseller_id', 'r.active as reseller_active', 'r.plan_id as reseller_plan_id', 'rp.rates_version as reseller_plan_version',
       'cid.cid as caller_id',
     ])
@@ -99,6 +110,11 @@ export async function findCaller(ctx: Ctx, input: { sip_login?: unknown; source_
     accountActive: row.account_active === 1,
     planId: row.plan_id === null ? null : Number(row.plan_id),
     planVersion: Number(row.plan_version ?? 0),
+    derivedFrom: row.wholesale_plan_id === null ? null : {
+      planId: Number(row.wholesale_plan_id),
+      planVersion: Number(row.wholesale_plan_version ?? 0),
+      markupMicroPercent: markupOrDefault(row.plan_owner_markup === null ? null : microsFromDb(row.plan_owner_markup)),
+    },
     callerId: row.caller_id ?? null,
     reseller: row.reseller_id === null ? null : {
       id: Number(row.reseller_id),

@@ -25,14 +25,14 @@ const wire: Record<AdminOperationName, Pick<Endpoint, 'input' | 'output' | 'erro
         billingblock: Opt(IntIn('Seconds, default 1')), minimal_time: Opt(IntIn('Seconds, default 0')),
       }), { description: 'At most 10,000 rows per request; the CSV import takes more' }),
     }),
-    output: T.Object({ plan_id: T.Integer(), upserted: T.Integer(), retail_plans_updated: T.Integer() }),
+    output: T.Object({ plan_id: T.Integer(), upserted: T.Integer(), retail_plans_updated: T.Integer({ description: 'Retail plans written: 0, derived plans are marked up when rated' }) }),
     errors: { 404: ['NOT_FOUND'] },
   },
   'create-reseller': {
     input: T.Object({ login: Opt(LoginIn), password: Opt(Text()), plan_id: IdIn, balance: Opt(MoneyIn), markup_percent: Opt(MoneyIn) }),
     output: T.Object({
       reseller: AdminAccountOut,
-      retail_plan: T.Object({ ...AdminPlanOut.properties, rates: T.Integer({ description: 'Rate rows written into the retail plan' }) }),
+      retail_plan: T.Object({ ...AdminPlanOut.properties, rates: T.Integer({ description: 'Rate rows written into the retail plan: 0, its prices are the wholesale rows at the markup, computed when rating' }) }),
       api_key: ApiKeyOut,
       password: PasswordOut,
     }),

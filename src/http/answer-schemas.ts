@@ -143,7 +143,7 @@ export const PortalClientOut = T.Object({
   created_at: LocalTime,
 });
 
-export const RetailPlanSummaryOut = T.Object({ id: T.Integer(), name: T.String(), agent_rates: T.Integer({ description: 'Rate rows of the retail plan' }) });
+export const RetailPlanSummaryOut = T.Object({ id: T.Integer(), name: T.String(), agent_rates: T.Integer({ description: 'Rate rows of the retail plan: its wholesale rows at the markup and its own overrides, counted once per prefix' }) });
 
 /** An API key as listed: never the key or its hash. */
 export const ApiKeyOut = T.Object({

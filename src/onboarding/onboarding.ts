@@ -1,6 +1,6 @@
 // Onboarding: a client comes with its main SIP account, a reseller with its retail plan at
-// +markup. Shared by the Admin API, the CLI, the Reseller API and the demo. Above accounts/,
-// plans/ and sip/, whose pieces it puts together in one transaction.
+// +markup (a plan of overrides only). Shared by the Admin API, the CLI, the Reseller API and
+// the demo. Above accounts/, plans/ and sip/, whose pieces it puts together in one transaction.
 import { randomPassword } from '../accounts/credentials.js';
 import { chooseLogin, choosePassword, insertAccount, issueApiKey, parseMarkupPercent } from '../accounts/provisioning.js';
 import type { Ctx } from '../context.js';
@@ -9,7 +9,7 @@ import { inTx } from '../db/tx.js';
 import { notFound } from '../errors.js';
 import { post } from '../ledger/ledger.js';
 import { microsFromDb } from '../money.js';
-import { DEFAULT_MARKUP_MICRO_PERCENT, rebuildRetailPlan } from '../plans/plans.js';
+import { DEFAULT_MARKUP_MICRO_PERCENT } from '../plans/plans.js';
 import { insertSipAccount } from '../sip/sip-accounts.js';
 import { login as parseLogin, optionalMoney, positiveInt } from '../util/input.js';
 import { nowIso } from '../util/time.js';
@@ -59,7 +59,11 @@ export async function createClient(ctx: Ctx, ownerResellerId: number | null, inp
 
 export interface CreateResellerInput { login?: unknown; password?: unknown; plan_id?: unknown; balance?: unknown; markup_percent?: unknown }
 
-/** A reseller on an admin (wholesale) plan, with its retail plan at +markup (20% by default). */
+/**
+ * A reseller on an admin (wholesale) plan, with its retail plan at +markup (20% by default). The
+ * retail plan starts empty: its prices are the wholesale rows at the markup, computed when
+ * rating (plans/retail-rates.ts), so creating a reseller costs the same on any size of deck.
+ */
 export async function createReseller(ctx: Ctx, input: CreateResellerInput) {
   const requestedLogin = input.login === undefined || input.login === null ? undefined : parseLogin(input.login);
   const planId = positiveInt(input.plan_id, 'plan_id');
@@ -77,13 +81,12 @@ export async function createReseller(ctx: Ctx, input: CreateResellerInput) {
       owner_id: reseller.id, name: `${login}-RETAIL`, signup: 1, initial_credit_micros: 0n, selectable: 1,
       tariff_limit: wholesale.tariff_limit, wholesale_plan_id: planId, created_at: nowIso(),
     }).returningAll().executeTakeFirstOrThrow();
-    const retailRates = await rebuildRetailPlan(trx, Number(retail.id), planId, markup);
     await trx.updateTable('accounts').set({ retail_plan_id: retail.id }).where('id', '=', reseller.id).execute();
     if (openingMicros > 0n) {
       await post(trx, { accountId: reseller.id, amountMicros: openingMicros, kind: 'refill', refType: 'admin', description: 'Opening balance' });
     }
     const apiKey = await issueApiKey(trx, reseller.id, 'created with account');
     const fresh = await trx.selectFrom('accounts').selectAll().where('id', '=', reseller.id).executeTakeFirstOrThrow();
-    return { reseller: fresh, retailPlan: retail, retailRates, apiKey, password: password.generated };
+    return { reseller: fresh, retailPlan: retail, retailRates: 0, apiKey, password: password.generated };
   });
 }

@@ -2,9 +2,9 @@
 //   prefix,destination,rate[,connect_charge,initblock,billingblock,minimal_time]
 // The file is read and every row validated (csv-rows.ts, over csv-tokenizer.ts) into compact
 // columns (rating/rate-columns.ts); one bad row imports nothing and is reported by line
-// number. Then one transaction upserts the rows by (plan_id, prefix) (rate-writers.ts), bumps
-// the plan's rates_version and rebuilds every retail plan derived from it at its reseller's
-// markup. The rows are written in prefix order, so the (plan_id, prefix) index fills in sequence.
+// number. Then one transaction upserts the rows by (plan_id, prefix) (rate-writers.ts) and bumps
+// the plan's rates_version; retail plans derived from it change with it, as they store only
+// their overrides (`retail_plans_rebuilt` and `retail_rows_written` stay 0). The rows are written in prefix order, so the (plan_id, prefix) index fills in sequence.
 import type SqliteDatabase from 'better-sqlite3';
 import type { Db, Dialect, Trx } from '../db/connect.js';
 import { inTx } from '../db/tx.js';
@@ -13,7 +13,7 @@ import { positiveInt } from '../util/input.js';
 import { nowIso } from '../util/time.js';
 import { readRatesCsv, type RowError } from './csv-rows.js';
 import { silentProgress, type ProgressSink } from './import-progress.js';
-import { bumpRatesVersion, lockDerivedPlans, rebuildRetailPlan } from './plans.js';
+import { bumpRatesVersion } from './plans.js';
 import { rateWriter } from './rate-writers.js';
 
 export { StderrProgress } from './import-progress.js';
@@ -77,16 +77,9 @@ export async function importRatesCsv(target: ImportTarget, planIdInput: unknown,
     }
     progress.finish(rows.count, rows.count);
     await bumpRatesVersion(trx, planId);
-
-    const derived = await lockDerivedPlans(trx, planId);
-    let retailRows = 0;
-    for (let k = 0; k < derived.length; k++) {
-      progress.phase(`retail ${k + 1}/${derived.length}`, 1);
-      const n = await rebuildRetailPlan(trx, derived[k].id, planId, derived[k].markupMicroPercent);
-      retailRows += n;
-      progress.finish(1, n);
-    }
-    return { retailPlans: derived.length, retailRows };
+    // Retail plans derived from this one are not touched: their clients are rated from these
+    // rows at their reseller's markup (plans/retail-rates.ts).
+    return { retailPlans: 0, retailRows: 0 };
   });
   progress.end();
   await target.durable?.();

@@ -1,19 +1,19 @@
 // Plans (rate tables) and their rates: wholesale plans of the admin, retail plans of resellers
-// derived from wholesale by the reseller's markup.
+// derived from wholesale by the reseller's markup (computed when rating, plans/retail-rates.ts;
+// a retail plan stores only its overrides).
 import { sql } from 'kysely';
 import type { Actor } from '../accounts/actor.js';
 import { accountById, assertActive } from '../accounts/tenancy.js';
 import type { Ctx } from '../context.js';
 import type { Trx } from '../db/connect.js';
-import { lockRowsForChange } from '../db/dialect.js';
 import type { Plan } from '../db/schema.js';
 import { inTx } from '../db/tx.js';
 import { badRequest, notFound } from '../errors.js';
-import { applyMarkup, applyMarkupSql, MAX_RATE_MICROS, microsFromDb, moneyToJsonNumber, type Micros } from '../money.js';
+import { MAX_RATE_MICROS, microsFromDb, moneyToJsonNumber, type Micros } from '../money.js';
 import { bool, intInRange, money, optionalMoney, positiveInt, requiredString } from '../util/input.js';
 import { nowIso } from '../util/time.js';
 
-export const DEFAULT_MARKUP_MICRO_PERCENT = 20_000_000n;
+export { DEFAULT_MARKUP_MICRO_PERCENT } from './retail-rates.js';
 export const MAX_RATES_PER_REQUEST = 10_000;
 
 const UPSERT_BATCH = 500;
@@ -76,27 +76,6 @@ export async function bumpRatesVersion(trx: Trx, planId: number): Promise<void> 
   await trx.updateTable('plans').set({ rates_version: sql`rates_version + 1` }).where('id', '=', planId).execute();
 }
 
-/**
- * The retail plans derived from a wholesale plan, locked, with their resellers' markups read
- * after the lock. A reseller's markup change locks its retail plan before it reads and rewrites
- * (setAgentMarkup), so a rate change and a markup change of the same plan run one after the
- * other and new retail rows never carry a markup that was just replaced.
- */
-export async function lockDerivedPlans(trx: Trx, wholesalePlanId: number): Promise<Array<{ id: number; markupMicroPercent: bigint }>> {
-  const ids = (await trx.selectFrom('plans').select('id').where('wholesale_plan_id', '=', wholesalePlanId).orderBy('id').execute())
-    .map((p) => Number(p.id));
-  if (ids.length === 0) return [];
-  // Row locks in id order (no deadlock between two such transactions); a no-op on SQLite, whose
-  // write transaction holds the whole database.
-  await lockRowsForChange(trx, 'plans', ids);
-  const rows = await trx.selectFrom('plans as p').innerJoin('accounts as a', 'a.id', 'p.owner_id')
-    .select(['p.id', 'a.markup_micro_percent']).where('p.id', 'in', ids).orderBy('p.id').execute();
-  return rows.map((r) => ({
-    id: Number(r.id),
-    markupMicroPercent: r.markup_micro_percent === null ? DEFAULT_MARKUP_MICRO_PERCENT : microsFromDb(r.markup_micro_percent),
-  }));
-}
-
 /** Upserts rates by prefix in the caller's transaction. */
 export async function upsertRates(trx: Trx, planId: number, rates: RateInput[]): Promise<void> {
   await bumpRatesVersion(trx, planId);
@@ -127,17 +106,11 @@ export async function upsertRates(trx: Trx, planId: number, rates: RateInput[]):
   }
 }
 
-export function markedUp(rates: RateInput[], markupMicroPercent: bigint): RateInput[] {
-  return rates.map((r) => ({
-    ...r,
-    rateMicros: applyMarkup(r.rateMicros, markupMicroPercent),
-    connectChargeMicros: applyMarkup(r.connectChargeMicros, markupMicroPercent),
-  }));
-}
-
 /**
- * Admin `add-rates`: upserts into a wholesale plan, and carries the same rows, marked up,
- * into every reseller retail plan derived from it, so reseller clients can call them at once.
+ * Admin `add-rates`: upserts into a plan. Into a wholesale plan, the rows reach every reseller
+ * client at once, marked up when rated (plans/retail-rates.ts): no retail plan is written, so
+ * `retail_plans_updated` is 0. Into a reseller's retail plan, the rows are its overrides: the
+ * reseller's own prices, kept through markup changes and wholesale imports.
  */
 export async function addRates(ctx: Ctx, input: { plan_id?: unknown; rates?: unknown }): Promise<{ plan_id: number; upserted: number; retail_plans_updated: number }> {
   const planId = positiveInt(input.plan_id, 'plan_id');
@@ -154,41 +127,8 @@ export async function addRates(ctx: Ctx, input: { plan_id?: unknown; rates?: unk
     const plan = await trx.selectFrom('plans').selectAll().where('id', '=', planId).executeTakeFirst();
     if (!plan) throw notFound('Plan');
     await upsertRates(trx, planId, rates);
-    const derived = await lockDerivedPlans(trx, planId);
-    for (const d of derived) await upsertRates(trx, d.id, markedUp(rates, d.markupMicroPercent));
-    return { plan_id: planId, upserted: rates.length, retail_plans_updated: derived.length };
+    return { plan_id: planId, upserted: rates.length, retail_plans_updated: 0 };
   });
-}
-
-/** applyMarkupSql (money.ts, beside applyMarkup) over a price column of `rates`. */
-const markedUpSql = (column: 'rate_micros' | 'connect_charge_micros', markupMicroPercent: bigint) =>
-  applyMarkupSql(sql<number>, sql.ref(column), markupMicroPercent);
-
-/**
- * Rewrites a retail plan from its wholesale plan at the given markup, in one INSERT ... SELECT
- * (a million-row plan never passes through the application). Returns the number of rows.
- */
-export async function rebuildRetailPlan(trx: Trx, retailPlanId: number, wholesalePlanId: number, markupMicroPercent: bigint): Promise<number> {
-  // Built first: a markup out of the SQL form's range is refused before anything is deleted.
-  const rateMicros = markedUpSql('rate_micros', markupMicroPercent);
-  const connectChargeMicros = markedUpSql('connect_charge_micros', markupMicroPercent);
-  await trx.deleteFrom('rates').where('plan_id', '=', retailPlanId).execute();
-  await bumpRatesVersion(trx, retailPlanId);
-  const result = await trx.insertInto('rates')
-    .columns(['plan_id', 'prefix', 'destination', 'rate_micros', 'connect_charge_micros', 'initblock', 'billingblock', 'minimal_time', 'updated_at'])
-    .expression(trx.selectFrom('rates').select([
-      sql<number>`cast(${retailPlanId} as bigint)`.as('plan_id'),
-      'prefix',
-      'destination',
-      rateMicros.as('rate_micros'),
-      connectChargeMicros.as('connect_charge_micros'),
-      'initblock',
-      'billingblock',
-      'minimal_time',
-      sql<string>`${nowIso()}`.as('updated_at'),
-    ]).where('plan_id', '=', wholesalePlanId).orderBy('id'))
-    .executeTakeFirst();
-  return Number(result.numInsertedOrUpdatedRows ?? 0n);
 }
 
 /** Plans a client may choose: selectable plans of its own operator (the admin or its reseller), and its current one. */

@@ -9,6 +9,8 @@ import { inTx } from '../db/tx.js';
 import { notFound } from '../errors.js';
 import { microsFromDb, moneyToJsonNumber } from '../money.js';
 import { createClient } from '../onboarding/onboarding.js';
+import { markupOrDefault } from '../plans/retail-rates.js';
+import { effectiveRetailCount } from '../plans/retail-rows.js';
 import { SERVICE_KINDS } from '../sip/sip-accounts.js';
 import { bool, paging, positiveInt, requiredString } from '../util/input.js';
 import { formatLocal, nowIso } from '../util/time.js';
@@ -42,23 +44,29 @@ export function resellerClientView(a: Account, planName: string | null) {
   };
 }
 
-/** The reseller's own plans with the number of rate rows of each (`agent_rates`). */
+/**
+ * The reseller's own plans with the number of rate rows of each (`agent_rates`): for a retail
+ * plan, its effective rows (wholesale at the markup, plus its overrides), the prices its clients
+ * are rated at.
+ */
 export async function resellerPlans(ctx: Ctx, actor: Actor) {
-  const rows = await ctx.db.selectFrom('plans as p')
-    .selectAll('p')
-    .select((eb) => eb.selectFrom('rates as r').select((e) => e.fn.countAll<number>().as('n'))
-      .whereRef('r.plan_id', '=', 'p.id').as('agent_rates'))
+  const rows = await ctx.reads.all(ctx.db.selectFrom('plans as p')
+    .leftJoin('accounts as a', 'a.id', 'p.owner_id')
+    .selectAll('p').select('a.markup_micro_percent')
     .where('p.owner_id', '=', actor.id)
-    .orderBy('p.id')
-    .execute();
-  return rows.map((p) => ({
+    .orderBy('p.id'));
+  return Promise.all(rows.map(async (p) => ({
     id: Number(p.id),
     name: p.name,
     signup: p.signup === 1,
     initial_credit: moneyToJsonNumber(microsFromDb(p.initial_credit_micros)),
     tariff_limit: p.tariff_limit,
-    agent_rates: Number(p.agent_rates ?? 0),
-  }));
+    agent_rates: await effectiveRetailCount(ctx.db, ctx.reads, {
+      retailPlanId: Number(p.id),
+      wholesalePlanId: p.wholesale_plan_id === null ? null : Number(p.wholesale_plan_id),
+      markupMicroPercent: markupOrDefault(p.markup_micro_percent === null ? null : microsFromDb(p.markup_micro_percent)),
+    }),
+  })));
 }
 
 async function planName(db: Ctx['db'], planId: number | null): Promise<string | null> {

@@ -7,6 +7,8 @@ import { listCalls } from '../calls/history.js';
 import type { Ctx } from '../context.js';
 import { REFILL_KINDS } from '../ledger/ledger.js';
 import { microsFromDb, moneyToJsonNumber, parseMoney } from '../money.js';
+import { markupOrDefault } from '../plans/retail-rates.js';
+import { effectiveRetailCount, effectiveRetailPage } from '../plans/retail-rows.js';
 import { listRefills } from '../refills/refills.js';
 import { listCallerIds } from '../sip/caller-ids.js';
 import { listSipAccounts, SERVICE_KINDS } from '../sip/sip-accounts.js';
@@ -107,21 +109,29 @@ export async function clientCallerIds(ctx: Ctx, actor: Actor, login: unknown) {
 }
 
 /**
- * The retail rates the client is charged: the rows of its own plan, and only when that plan
- * is one of this reseller's (a reseller client is never on another owner's plan; if it were,
- * nothing would be shown rather than someone else's prices).
+ * The retail rates the client is charged, as rating computes them: its plan's overrides and its
+ * wholesale plan's rows at the reseller's markup (plans/retail-rows.ts), paged by prefix. Only
+ * when that plan is one of this reseller's (a reseller client is never on another owner's plan;
+ * if it were, nothing would be shown rather than someone else's prices).
  */
 export async function clientRates(ctx: Ctx, actor: Actor, input: { login?: unknown; limit?: unknown; offset?: unknown }) {
   const page = paging(input);
   const client = await portalClient(ctx, actor, input.login);
   const plan = client.plan_id === null
     ? undefined
-    : await ctx.db.selectFrom('plans').select(['id', 'name']).where('id', '=', client.plan_id).where('owner_id', '=', actor.id).executeTakeFirst();
+    : await ctx.db.selectFrom('plans as p').innerJoin('accounts as a', 'a.id', 'p.owner_id')
+      .select(['p.id', 'p.name', 'p.wholesale_plan_id', 'a.markup_micro_percent'])
+      .where('p.id', '=', client.plan_id).where('p.owner_id', '=', actor.id).executeTakeFirst();
   if (!plan) return { login: client.login, plan: null, total: 0, limit: page.limit, offset: page.offset, rates: [] };
-  const base = ctx.db.selectFrom('rates').where('plan_id', '=', plan.id);
-  const total = counted(await base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow());
-  const rows = await base.select(['prefix', 'destination', 'rate_micros', 'connect_charge_micros', 'initblock', 'billingblock', 'minimal_time'])
-    .orderBy('prefix').limit(page.limit).offset(page.offset).execute();
+  const source = {
+    retailPlanId: Number(plan.id),
+    wholesalePlanId: plan.wholesale_plan_id === null ? null : Number(plan.wholesale_plan_id),
+    markupMicroPercent: markupOrDefault(plan.markup_micro_percent === null ? null : microsFromDb(plan.markup_micro_percent)),
+  };
+  const [total, rows] = await Promise.all([
+    effectiveRetailCount(ctx.db, ctx.reads, source),
+    effectiveRetailPage(ctx.db, ctx.reads, source, page),
+  ]);
   return {
     login: client.login,
     plan: { id: Number(plan.id), name: plan.name },
