@@ -1,5 +1,6 @@
 // Schema migrations, applied on start. Each is dialect-neutral except the id column.
 import { Migrator, sql, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
+import { applyMarkupSql } from '../money.js';
 import type { Dialect } from './connect.js';
 import type { Database } from './schema.js';
 
@@ -487,6 +488,40 @@ function paymentStatusWidth(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Retail plans stop being copies of their wholesale plan: a reseller's client is rated from the
+ * wholesale rows at its reseller's markup (plans/retail-rates.ts), and a retail plan keeps only
+ * the rows set for it on purpose. This removes from every derived plan each row that equals its
+ * wholesale row marked up at the reseller's current markup (same prefix, destination, blocks
+ * and prices, by applyMarkupSql: the rule the copies were written with); any other row (a price
+ * an operator set on the retail plan, or a row the wholesale plan no longer has) stays, as an
+ * override. Plans that lose rows get a new rates_version, so the rate caches drop the copies.
+ */
+function retailOverridesOnly(): Migration {
+  const defaultMarkupMicroPercent = 20_000_000n;
+  return {
+    async up(db: AnyDb) {
+      const derived = await sql<{ id: number | string; wholesale_plan_id: number | string; markup: number | string | null }>`
+        select p.id, p.wholesale_plan_id, a.markup_micro_percent as markup
+        from plans p left join accounts a on a.id = p.owner_id
+        where p.wholesale_plan_id is not null order by p.id`.execute(db);
+      for (const plan of derived.rows) {
+        const markup = plan.markup === null ? defaultMarkupMicroPercent : BigInt(plan.markup);
+        const rate = applyMarkupSql(sql, sql.ref('w.rate_micros'), markup);
+        const connect = applyMarkupSql(sql, sql.ref('w.connect_charge_micros'), markup);
+        const removed = await sql`delete from rates where plan_id = ${Number(plan.id)} and exists (
+            select 1 from rates w where w.plan_id = ${Number(plan.wholesale_plan_id)} and w.prefix = rates.prefix
+              and w.destination = rates.destination and w.initblock = rates.initblock
+              and w.billingblock = rates.billingblock and w.minimal_time = rates.minimal_time
+              and ${rate} = rates.rate_micros and ${connect} = rates.connect_charge_micros)`.execute(db);
+        if ((removed.numAffectedRows ?? 0n) > 0n) {
+          await sql`update plans set rates_version = rates_version + 1 where id = ${Number(plan.id)}`.execute(db);
+        }
+      }
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
@@ -498,6 +533,7 @@ export function migrationsFor(dialect: Dialect): Record<string, Migration> {
     '0007_api_key_lifecycle': apiKeyLifecycle(),
     '0008_ip_auth_owners': ipAuthOwners(),
     '0009_payment_status_width': paymentStatusWidth(dialect),
+    '0011_retail_overrides_only': retailOverridesOnly(),
   };
 }
 
