@@ -39,6 +39,18 @@ describe('admin api', () => {
       initblock: Number(r.initblock), billingblock: Number(r.billingblock), minimal_time: Number(r.minimal_time),
     }]));
   };
+  /** The retail rows a client of the reseller is shown (client-rates), prices in micros. */
+  const retailOf = async (reseller: { api_key: string; reseller: { retail_plan_id: number } }): Promise<Map<string, RateRow>> => {
+    const c = await t.call('reseller', 'create-client', { key: reseller.api_key, body: { plan_id: reseller.reseller.retail_plan_id } });
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+    const res = await t.call('reseller', 'client-rates', { key: reseller.api_key, query: { login: c.body.client.login, limit: 500 } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const micros = (n: number) => Math.round(n * 1e6);
+    return new Map(res.body.rates.map((r: any) => [r.prefix, {
+      prefix: r.prefix, destination: r.destination, rate: micros(r.rate), connect: micros(r.connect_charge),
+      initblock: r.initblock, billingblock: r.billingblock, minimal_time: r.minimal_time,
+    }]));
+  };
   const clientBalance = async (key: string) => (await t.call('client', 'balance', { key })).body.data.balance as string;
 
   before(async () => {
@@ -183,8 +195,10 @@ describe('admin api', () => {
     const retailId = r.retail_plan.id as number;
     assert.equal(r.reseller.retail_plan_id, retailId);
     assert.notEqual(retailId, wholesale.id);
+    assert.equal(r.retail_plan.rates, 0, 'no rate row is written: retail prices are computed from wholesale');
+    assert.equal((await ratesOf(retailId)).size, 0);
 
-    const retail = await ratesOf(retailId);
+    const retail = await retailOf(r);
     assert.equal(retail.size, 4);
     assert.equal(retail.get('1')?.rate, 14_400);
     assert.equal(retail.get('44')?.rate, 30_000);
@@ -198,7 +212,7 @@ describe('admin api', () => {
 
     const custom = await t.admin('create-reseller', { plan_id: wholesale.id, markup_percent: '33.5', password: 'Reseller1234' });
     assert.equal(custom.password, undefined, 'a given password is not echoed');
-    const c = await ratesOf(custom.retail_plan.id);
+    const c = await retailOf(custom);
     assert.equal(c.get('1')?.rate, 16_020);
     assert.equal(c.get('44')?.rate, 33_375);
     assert.equal(c.get('44')?.connect, 66_750);
@@ -206,14 +220,15 @@ describe('admin api', () => {
     assert.equal(c.get('999')?.rate, 4);
 
     const half = await t.admin('create-reseller', { plan_id: wholesale.id, markup_percent: 50 });
-    const h = await ratesOf(half.retail_plan.id);
+    const h = await retailOf(half);
     assert.equal(h.get('1')?.rate, 18_000);
     assert.equal(h.get('999')?.rate, 5, '4.5 micros rounds half-up to 5');
 
     // Rates added to the wholesale plan later reach every derived retail plan with its markup.
-    await t.admin('add-rates', { plan_id: wholesale.id, rates: [{ prefix: '49', destination: 'Germany', rate: '0.0100' }] });
-    assert.equal((await ratesOf(retailId)).get('49')?.rate, 12_000);
-    assert.equal((await ratesOf(custom.retail_plan.id)).get('49')?.rate, 13_350);
+    const added = await t.admin('add-rates', { plan_id: wholesale.id, rates: [{ prefix: '49', destination: 'Germany', rate: '0.0100' }] });
+    assert.equal(added.retail_plans_updated, 0, 'no retail plan is written');
+    assert.equal((await retailOf(r)).get('49')?.rate, 12_000);
+    assert.equal((await retailOf(custom)).get('49')?.rate, 13_350);
     assert.equal((await ratesOf(wholesale.id)).get('49')?.rate, 10_000);
   });
 

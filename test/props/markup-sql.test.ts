@@ -1,9 +1,10 @@
-// A reseller's retail rows are its wholesale rows plus the markup, half-up to a micro-unit.
-// Two code paths write them: JavaScript (applyMarkup, when admin add-rates carries new rows
-// into retail plans) and SQL (rebuildRetailPlan, when a reseller is created or changes its
-// markup: one INSERT ... SELECT). This pins both to the same definition, through the real
-// server, on the database the suite runs on (SQLite, or PostgreSQL with TEST_DATABASE_URL).
+// A reseller's retail prices are its wholesale rows plus the markup, half-up to a micro-unit,
+// computed where they are needed, never stored. Two code paths compute them: JavaScript
+// (applyMarkup, when a call is rated) and SQL (applyMarkupSql, when client-rates lists them).
+// This pins both to the same definition, through the real server, on the database the suite
+// runs on (SQLite, or PostgreSQL with TEST_DATABASE_URL).
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,9 +38,13 @@ const rowsArb = fc.uniqueArray(
 const text = (micros: bigint) => formatMoney(micros, 6);
 const rateBody = (rows: Row[]) => rows.map((r) => ({ prefix: r.prefix, destination: `D${r.prefix}`, rate: text(r.rateMicros), connect_charge: text(r.connectMicros) }));
 
-describe('markup: the JavaScript and SQL paths write the same retail rows', () => {
+describe('markup: rating (JavaScript) and the listings (SQL) give the same retail prices', () => {
   let t: TestServer;
-  before(async () => { t = await startTestServer(); });
+  let switchKey: string;
+  before(async () => {
+    t = await startTestServer();
+    switchKey = (await t.admin('create-switch-key', { name: 'markup-props' })).api_key;
+  });
   after(async () => { await t.close(); });
 
   async function rowsOf(planId: number): Promise<Map<string, { rate: bigint; connect: bigint }>> {
@@ -48,34 +53,68 @@ describe('markup: the JavaScript and SQL paths write the same retail rows', () =
     return new Map(rows.map((r) => [r.prefix, { rate: BigInt(r.rate_micros), connect: BigInt(r.connect_charge_micros) }]));
   }
 
-  async function assertRetail(wholesalePlanId: number, retailPlanId: number, markupMicroPercent: bigint, how: string) {
+  /** A reseller on the plan with one funded client. */
+  async function resellerWithClient(planId: number, markupMicroPercent: bigint) {
+    const created = await t.admin('create-reseller', { plan_id: planId, markup_percent: text(markupMicroPercent), balance: '900000000' });
+    const key = created.api_key as string;
+    const client = await t.call('reseller', 'create-client', { key, body: { plan_id: created.reseller.retail_plan_id } });
+    assert.equal(client.status, 200, JSON.stringify(client.body));
+    const login = client.body.client.login as string;
+    assert.equal((await t.call('reseller', 'transfer', { key, body: { login, amount: '900000000' } })).status, 200);
+    return { key, login, sip: client.body.sip.name as string };
+  }
+
+  /** client-rates (SQL) shows every wholesale row at applyMarkup. */
+  async function assertListed(wholesalePlanId: number, r: { key: string; login: string }, markupMicroPercent: bigint, how: string) {
     const wholesale = await rowsOf(wholesalePlanId);
-    const retail = await rowsOf(retailPlanId);
-    assert.deepEqual([...retail.keys()].sort(), [...wholesale.keys()].sort(), how);
+    const res = await t.call('reseller', 'client-rates', { key: r.key, query: { login: r.login, limit: 500 } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const listed = new Map<string, { rate: number; connect_charge: number }>(res.body.rates.map((x: any) => [x.prefix, x]));
+    assert.deepEqual([...listed.keys()].sort(), [...wholesale.keys()].sort(), how);
     for (const [prefix, w] of wholesale) {
-      const r = retail.get(prefix)!;
-      assert.equal(r.rate, applyMarkup(w.rate, markupMicroPercent), `${how}: rate of ${prefix} (${w.rate} +${text(markupMicroPercent)}%)`);
-      assert.equal(r.connect, applyMarkup(w.connect, markupMicroPercent), `${how}: connect charge of ${prefix}`);
+      const l = listed.get(prefix)!;
+      assert.equal(l.rate, Number(text(applyMarkup(w.rate, markupMicroPercent))), `${how}: rate of ${prefix} (${w.rate} +${text(markupMicroPercent)}%)`);
+      assert.equal(l.connect_charge, Number(text(applyMarkup(w.connect, markupMicroPercent))), `${how}: connect charge of ${prefix}`);
     }
   }
 
-  it('for random rates and markups: reseller creation (SQL), set-agent-markup (SQL), add-rates (JavaScript)', async () => {
+  /** What a 60 s call to `prefix`0 cost the client: connect + rate of its retail row (rows have 1 s blocks). */
+  async function chargedFor(r: { login: string; sip: string }, prefix: string): Promise<bigint> {
+    const balance = async () => BigInt((await t.server.ctx.db.selectFrom('accounts').select('balance_micros')
+      .where('login', '=', r.login).executeTakeFirstOrThrow()).balance_micros);
+    const before = await balance();
+    const uniqueid = `mk-${crypto.randomBytes(6).toString('hex')}`;
+    const a = await t.call('switch', 'authorize', { key: switchKey, body: { uniqueid, sip_login: r.sip, destination: `${prefix}0` } });
+    assert.equal(a.body.allowed, true, JSON.stringify(a.body));
+    const cdr = await t.call('switch', 'cdr', { key: switchKey, body: { uniqueid, sip_login: r.sip, destination: `${prefix}0`, answered_seconds: 60, disposition: 'ANSWERED' } });
+    assert.equal(cdr.status, 200, JSON.stringify(cdr.body));
+    return before - (await balance());
+  }
+
+  it('for random rates and markups: client-rates (SQL) and the price of a call (JavaScript) equal applyMarkup', async () => {
     await fc.assert(fc.asyncProperty(rowsArb, rowsArb, markupArb, markupArb, async (first, later, m1, m2) => {
       const { plan } = await t.admin('create-plan', { name: `W-${Math.random().toString(36).slice(2, 8)}` });
       await t.admin('add-rates', { plan_id: plan.id, rates: rateBody(first) });
 
-      const created = await t.admin('create-reseller', { plan_id: plan.id, markup_percent: text(m1) });
-      const retailPlanId = created.reseller.retail_plan_id as number;
-      await assertRetail(plan.id, retailPlanId, m1, 'create-reseller');
+      const r = await resellerWithClient(plan.id, m1);
+      await assertListed(plan.id, r, m1, 'create-reseller');
 
-      const set = await t.call('reseller', 'set-agent-markup', { key: created.api_key, body: { markup_percent: text(m2) } });
+      const set = await t.call('reseller', 'set-agent-markup', { key: r.key, body: { markup_percent: text(m2) } });
       assert.equal(set.status, 200, JSON.stringify(set.body));
-      await assertRetail(plan.id, retailPlanId, m2, 'set-agent-markup');
+      await assertListed(plan.id, r, m2, 'set-agent-markup');
 
-      // New and changed wholesale rows reach the retail plan through JavaScript.
-      const fresh = later.filter((r) => !first.some((f) => f.prefix === r.prefix)).concat(first.slice(0, 1).map((r) => ({ ...r, rateMicros: r.connectMicros })));
+      // New and changed wholesale rows reach the client at once.
+      const fresh = later.filter((x) => !first.some((f) => f.prefix === x.prefix)).concat(first.slice(0, 1).map((x) => ({ ...x, rateMicros: x.connectMicros })));
       await t.admin('add-rates', { plan_id: plan.id, rates: rateBody(fresh) });
-      await assertRetail(plan.id, retailPlanId, m2, 'add-rates');
+      await assertListed(plan.id, r, m2, 'add-rates');
+
+      // Rating charges what the listing shows: the longest prefix of the dialled digits.
+      const wholesale = await rowsOf(plan.id);
+      const prefix = fresh[0].prefix;
+      const longest = [...wholesale.keys()].filter((p) => `${prefix}0`.startsWith(p)).sort((a, b) => b.length - a.length)[0];
+      const w = wholesale.get(longest)!;
+      const charged = await chargedFor(r, prefix);
+      assert.equal(charged, applyMarkup(w.connect, m2) + applyMarkup(w.rate, m2), `call to ${prefix}0 at ${longest} +${text(m2)}%`);
     }), propOptions(12));
   });
 
@@ -83,10 +122,11 @@ describe('markup: the JavaScript and SQL paths write the same retail rows', () =
     const { plan } = await t.admin('create-plan', { name: 'W-MAX' });
     const top = [{ prefix: '9', rateMicros: MAX_PRICE_MICROS, connectMicros: MAX_PRICE_MICROS - 1n }];
     await t.admin('add-rates', { plan_id: plan.id, rates: rateBody(top) });
-    const created = await t.admin('create-reseller', { plan_id: plan.id, markup_percent: '1000' });
-    await assertRetail(plan.id, created.reseller.retail_plan_id, 1_000_000_000n, 'create-reseller at 1000%');
+    const r = await resellerWithClient(plan.id, 1_000_000_000n);
+    await assertListed(plan.id, r, 1_000_000_000n, 'create-reseller at 1000%');
     await t.admin('add-rates', { plan_id: plan.id, rates: rateBody([{ prefix: '8', rateMicros: MAX_PRICE_MICROS - 7n, connectMicros: 0n }]) });
-    await assertRetail(plan.id, created.reseller.retail_plan_id, 1_000_000_000n, 'add-rates at 1000%');
+    await assertListed(plan.id, r, 1_000_000_000n, 'add-rates at 1000%');
+    assert.equal(await chargedFor(r, '9'), applyMarkup(MAX_PRICE_MICROS - 1n, 1_000_000_000n) + applyMarkup(MAX_PRICE_MICROS, 1_000_000_000n));
     for (const field of ['rate', 'connect_charge'] as const) {
       const res = await t.call('admin', 'add-rates', {
         body: { plan_id: plan.id, rates: [{ prefix: '7', destination: 'Too dear', rate: '1', [field]: text(MAX_PRICE_MICROS + 1n) }] },

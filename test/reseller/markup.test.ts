@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { applyMarkup } from '../../src/money.js';
+import { applyMarkup, formatMoney } from '../../src/money.js';
 import { createPlan, startTestServer, type TestServer } from '../helpers/server.js';
 
-interface Reseller { id: number; login: string; key: string; retailPlanId: number }
+interface Reseller { id: number; login: string; key: string; retailPlanId: number; clientLogin: string }
 
 const uid = () => `call-${crypto.randomBytes(6).toString('hex')}`;
 const micro = (percent: string) => BigInt(Math.round(Number(percent) * 1e6));
@@ -16,7 +16,9 @@ describe('reseller api: markup', () => {
 
   async function newReseller(extra: Record<string, unknown> = {}): Promise<Reseller> {
     const body = await t.admin('create-reseller', { plan_id: wholesale.id, ...extra });
-    return { id: body.reseller.id, login: body.reseller.login, key: body.api_key, retailPlanId: body.reseller.retail_plan_id };
+    const client = await t.call('reseller', 'create-client', { key: body.api_key, body: { plan_id: body.reseller.retail_plan_id } });
+    assert.equal(client.status, 200, JSON.stringify(client.body));
+    return { id: body.reseller.id, login: body.reseller.login, key: body.api_key, retailPlanId: body.reseller.retail_plan_id, clientLogin: client.body.client.login };
   }
   const call = (r: Reseller, endpoint: string, body?: unknown, query?: Record<string, string | number>) =>
     t.call('reseller', endpoint, { key: r.key, ...(body === undefined ? {} : { body }), ...(query ? { query } : {}) });
@@ -26,15 +28,23 @@ describe('reseller api: markup', () => {
     return new Map(rows.map((r) => [r.prefix, r]));
   }
 
-  /** Every retail row equals its wholesale row times (1 + markup/100), half-up to 6 decimals. */
-  async function assertRetail(planId: number, markupMicroPercent: bigint) {
+  /**
+   * Every retail price a client of the reseller is shown (client-rates) equals its wholesale row
+   * times (1 + markup/100), half-up to 6 decimals; the retail plan itself stores none of them.
+   */
+  async function assertRetail(r: Reseller, markupMicroPercent: bigint) {
+    assert.equal((await ratesOf(r.retailPlanId)).size, 0, 'no wholesale row is copied into the retail plan');
     const w = await ratesOf(wholesale.id);
-    const r = await ratesOf(planId);
-    assert.deepEqual([...r.keys()], [...w.keys()]);
+    const res = await call(r, 'client-rates', undefined, { login: r.clientLogin, limit: 500 });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.total, w.size);
+    const shown = new Map<string, any>(res.body.rates.map((x: { prefix: string }) => [x.prefix, x]));
+    assert.deepEqual([...shown.keys()], [...w.keys()]);
+    const price = (micros: number | string) => Number(formatMoney(applyMarkup(BigInt(micros), markupMicroPercent), 6));
     for (const [prefix, row] of w) {
-      const retail = r.get(prefix)!;
-      assert.equal(BigInt(retail.rate_micros), applyMarkup(BigInt(row.rate_micros), markupMicroPercent), `rate of ${prefix}`);
-      assert.equal(BigInt(retail.connect_charge_micros), applyMarkup(BigInt(row.connect_charge_micros), markupMicroPercent), `connect charge of ${prefix}`);
+      const retail = shown.get(prefix)!;
+      assert.equal(retail.rate, price(row.rate_micros), `rate of ${prefix}`);
+      assert.equal(retail.connect_charge, price(row.connect_charge_micros), `connect charge of ${prefix}`);
       assert.equal(retail.destination, row.destination);
       assert.deepEqual([retail.initblock, retail.billingblock, retail.minimal_time], [row.initblock, row.billingblock, row.minimal_time]);
     }
@@ -61,10 +71,10 @@ describe('reseller api: markup', () => {
     const res = await call(r, 'agent-markup');
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.deepEqual(res.body, { ok: true, markup_percent: 20, retail_plan: { id: r.retailPlanId, name: `${r.login}-RETAIL`, agent_rates: 6 } });
-    await assertRetail(r.retailPlanId, 20_000_000n);
+    await assertRetail(r, 20_000_000n);
     const custom = await newReseller({ markup_percent: '12.5' });
     assert.equal((await call(custom, 'agent-markup')).body.markup_percent, 12.5);
-    await assertRetail(custom.retailPlanId, 12_500_000n);
+    await assertRetail(custom, 12_500_000n);
   });
 
   it('preview-agent-markup: sample prices at the new markup, nothing changed', async () => {
@@ -79,7 +89,7 @@ describe('reseller api: markup', () => {
     assert.deepEqual(res.body.rates.map((x: { prefix: string }) => x.prefix), ['1', '33', '44', '447', '49', '7']);
     assert.deepEqual(res.body.rates[0], {
       prefix: '1', destination: 'USA', wholesale_rate: 0.012, current_rate: 0.0144, new_rate: 0.018,
-      wholesale_connect_charge: 0, current_connect_charge: 0, new_connect_charge: 0,
+      wholesale_connect_charge: 0, current_connect_charge: 0, new_connect_charge: 0, override: false,
     });
     const de = res.body.rates.find((x: { prefix: string }) => x.prefix === '49');
     // 0.123457 * 1.5 = 0.1851855 → 0.185186; 0.050001 * 1.5 = 0.0750015 → 0.075002
@@ -96,17 +106,17 @@ describe('reseller api: markup', () => {
     assert.equal(same.body.changed, false);
   });
 
-  it('set-agent-markup: rewrites the retail rows from wholesale exactly; the same markup again rewrites nothing', async () => {
+  it('set-agent-markup: the retail prices follow the markup exactly, nothing is rewritten; the same markup again changes nothing', async () => {
     const r = await newReseller();
-    await assertRetail(r.retailPlanId, 20_000_000n);
+    await assertRetail(r, 20_000_000n);
     const res = await call(r, 'set-agent-markup', { markup_percent: 50 });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.changed, true);
     assert.equal(res.body.markup_percent, 50);
     assert.equal(res.body.previous_markup_percent, 20);
-    assert.equal(res.body.rates_rewritten, 6);
+    assert.equal(res.body.rates_rewritten, 0, 'retail prices are computed, never rewritten');
     assert.deepEqual(res.body.retail_plan, { id: r.retailPlanId, name: `${r.login}-RETAIL`, agent_rates: 6 });
-    await assertRetail(r.retailPlanId, 50_000_000n);
+    await assertRetail(r, 50_000_000n);
     const stored = await t.server.ctx.db.selectFrom('accounts').select('markup_micro_percent').where('id', '=', r.id).executeTakeFirstOrThrow();
     assert.equal(Number(stored.markup_micro_percent), 50_000_000);
     assert.equal((await call(r, 'agent-markup')).body.markup_percent, 50);
@@ -117,7 +127,7 @@ describe('reseller api: markup', () => {
     assert.equal(again.status, 200);
     assert.equal(again.body.changed, false);
     assert.equal(again.body.markup_percent, 50);
-    assert.deepEqual(await ratesOf(r.retailPlanId), rowsBefore, 'rows (ids, timestamps) untouched');
+    assert.deepEqual(await ratesOf(r.retailPlanId), rowsBefore, 'nothing written');
     const versionAfter = (await t.server.ctx.db.selectFrom('plans').select('rates_version').where('id', '=', r.retailPlanId).executeTakeFirstOrThrow()).rates_version;
     assert.equal(versionAfter, versionBefore);
 
@@ -125,34 +135,34 @@ describe('reseller api: markup', () => {
       const set = await call(r, 'set-agent-markup', { markup_percent: percent });
       assert.equal(set.status, 200, JSON.stringify(set.body));
       assert.equal(set.body.changed, true);
-      await assertRetail(r.retailPlanId, micro(percent));
+      await assertRetail(r, micro(percent));
     }
     // New wholesale rows reach the retail plan at the current markup.
     await t.admin('add-rates', { plan_id: wholesale.id, rates: [{ prefix: '39', destination: 'Italy', rate: '0.033333' }] });
-    await assertRetail(r.retailPlanId, 1_000_000_000n);
+    await assertRetail(r, 1_000_000_000n);
   });
 
   it('set-agent-markup of one reseller leaves the others alone', async () => {
     const r = await newReseller();
     const other = await newReseller({ markup_percent: 25 });
-    const before = await ratesOf(other.retailPlanId);
     assert.equal((await call(r, 'set-agent-markup', { markup_percent: 70 })).body.changed, true);
-    assert.deepEqual(await ratesOf(other.retailPlanId), before);
+    await assertRetail(r, 70_000_000n);
+    await assertRetail(other, 25_000_000n);
     assert.equal((await call(other, 'agent-markup')).body.markup_percent, 25);
   });
 
-  it('concurrent markup changes leave the retail rows matching the stored markup', async () => {
+  it('concurrent markup changes leave the retail prices at the stored markup', async () => {
     const r = await newReseller();
     const percents = ['30', '40', '50', '60', '70', '80', '90', '15.5', '25.25', '35'];
     const results = await Promise.all(percents.map((p) => call(r, 'set-agent-markup', { markup_percent: p })));
     assert.ok(results.every((x) => x.status === 200), JSON.stringify(results.find((x) => x.status !== 200)?.body));
     assert.ok(results.every((x) => x.body.changed === true));
     const stored = await t.server.ctx.db.selectFrom('accounts').select('markup_micro_percent').where('id', '=', r.id).executeTakeFirstOrThrow();
-    await assertRetail(r.retailPlanId, BigInt(stored.markup_micro_percent!));
+    await assertRetail(r, BigInt(stored.markup_micro_percent!));
     assert.equal((await call(r, 'agent-markup')).body.retail_plan.agent_rates, (await ratesOf(wholesale.id)).size);
   });
 
-  it('rate changes racing markup changes leave every retail row at the stored markup', async () => {
+  it('rate changes racing markup changes leave every retail price at the stored markup', async () => {
     const r = await newReseller();
     const percents = ['31', '47.5', '12', '88', '5', '64', '23.75', '99', '41', '17'];
     for (let round = 0; round < percents.length; round++) {
@@ -170,7 +180,7 @@ describe('reseller api: markup', () => {
     }
     const stored = await t.server.ctx.db.selectFrom('accounts').select('markup_micro_percent').where('id', '=', r.id).executeTakeFirstOrThrow();
     assert.equal(BigInt(stored.markup_micro_percent!), micro('17'));
-    await assertRetail(r.retailPlanId, micro('17'));
+    await assertRetail(r, micro('17'));
   });
 
   it('invalid markup names the field and changes nothing', async () => {
@@ -200,7 +210,7 @@ describe('reseller api: markup', () => {
     assert.equal(res.status, 403);
     assert.equal(res.body.code, 'ACCOUNT_INACTIVE');
     assert.equal((await call(r, 'agent-markup')).body.markup_percent, 20);
-    await assertRetail(r.retailPlanId, 20_000_000n);
+    await assertRetail(r, 20_000_000n);
   });
 
   it('a reseller client\'s call is charged at the new retail price, the reseller at wholesale', async () => {
