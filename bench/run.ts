@@ -4,6 +4,7 @@ import path from 'node:path';
 import { benchCsvImport } from './csv-import.js';
 import { benchMe } from './http-me.js';
 import { benchRating } from './rating.js';
+import { benchResellers } from './resellers.js';
 import { benchSwitchPath } from './switch-path.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<void>> = {
   rating: () => benchRating(root),
   csv: () => benchCsvImport(root),
   switch: () => benchSwitchPath(root),
+  resellers: () => benchResellers(root),
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;
