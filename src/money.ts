@@ -105,9 +105,9 @@ export function moneyToJsonNumber(micros: Micros): number {
   return Number(formatMoney(micros, 6));
 }
 
-// Markup, in two languages side by side: applyMarkup in JavaScript (rows the application
-// writes, e.g. admin add-rates carried into retail plans) and applyMarkupSql in SQL (rows a
-// statement marks up without reading them, plans.ts rebuildRetailPlan). One rule, half-up to a
+// Markup, in two languages side by side: applyMarkup in JavaScript (rating a reseller's client,
+// plans/retail-rates.ts) and applyMarkupSql in SQL (listing retail prices without reading the
+// deck into the application, plans/retail-rows.ts; migration 0011). One rule, half-up to a
 // micro-unit; test/props/markup-sql.test.ts holds the two equal through the server on both
 // databases.
 
