@@ -58,8 +58,9 @@ export interface RatedCall {
  */
 export async function rateCall(ctx: Ctx, caller: Caller, destination: string): Promise<RatedCall | null> {
   if (caller.planId === null) return null;
-  const own = (await ctx.rates.table(caller.planId, caller.planVersion, ctx.db)).match(destination);
   const derived = caller.derivedFrom;
+  const own = derived !== null && !derived.hasOverrides ? null
+    : (await ctx.rates.table(caller.planId, caller.planVersion, ctx.db)).match(destination);
   const retail = derived === null ? own : effectiveRetailMatch(
     own,
     (await ctx.rates.table(derived.planId, derived.planVersion, ctx.db)).match(destination),

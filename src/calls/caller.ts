@@ -20,7 +20,7 @@ export interface Caller {
    * When the plan is a reseller's retail plan: the wholesale plan it is derived from and the
    * markup of its owner. The plan's own rows are then only its overrides (plans/retail-rates.ts).
    */
-  derivedFrom: null | { planId: number; planVersion: number; markupMicroPercent: bigint };
+  derivedFrom: null | { planId: number; planVersion: number; markupMicroPercent: bigint; hasOverrides: boolean };
   /** The account's active caller ID, presented on its calls. */
   callerId: string | null;
   reseller: null | { id: number; active: boolean; planId: number | null; planVersion: number };
@@ -61,6 +61,9 @@ function callerQuery(db: Ctx['db'], sipName: string) {
       's.id as sip_id', 's.name as sip_name', 's.active as sip_active',
       'a.id as account_id', 'a.login as account_login', 'a.active as account_active', 'a.plan_id', 'ap.rates_version as plan_version',
       'wp.id as wholesale_plan_id', 'wp.rates_version as wholesale_plan_version', 'po.markup_micro_percent as plan_owner_markup',
+      // Most retail plans have no overrides: rating them then needs no table of their own in
+      // the rate cache (one index probe here instead of an entry per reseller there).
+      (eb) => eb.exists(eb.selectFrom('rates as ro').select(sql.lit(1).as('one')).whereRef('ro.plan_id', '=', 'ap.id')).as('plan_has_rows'),
       'r.id as reseller_id', 'r.active as reseller_active', 'r.plan_id as reseller_plan_id', 'rp.rates_version as reseller_plan_version',
       'cid.cid as caller_id',
     ])
@@ -114,6 +117,8 @@ export async function findCaller(ctx: Ctx, input: { sip_login?: unknown; source_
       planId: Number(row.wholesale_plan_id),
       planVersion: Number(row.wholesale_plan_version ?? 0),
       markupMicroPercent: markupOrDefault(row.plan_owner_markup === null ? null : microsFromDb(row.plan_owner_markup)),
+      // SQLite answers 0/1, PostgreSQL a boolean.
+      hasOverrides: row.plan_has_rows === true || Number(row.plan_has_rows) === 1,
     },
     callerId: row.caller_id ?? null,
     reseller: row.reseller_id === null ? null : {
