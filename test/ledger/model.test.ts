@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { expireReservations } from '../../src/calls/reservation-expiry.js';
+import { applyMarkup } from '../../src/money.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const MAX_CALL_DURATION = 600;
@@ -208,7 +209,10 @@ describe('ledger: a model of authorize, CDR, expiry and refills', () => {
       callers.push({ login: body.client.login, sip: body.sip.name, payersByDestination: Object.fromEntries(DESTINATIONS.map((d) => [d, payers(d)])) });
     }
     const r = await t.admin('create-reseller', { plan_id: planId, balance: '2' });
-    const retail = await tariffsOf(r.reseller.retail_plan_id);
+    // The reseller's client pays the wholesale rows at the default +20%, half-up (docs/retail-prices.md).
+    const retail = Object.fromEntries(Object.entries(wholesale).map(([d, w]) => [d, {
+      ...w, rateMicros: applyMarkup(w.rateMicros, 20_000_000n), connectMicros: applyMarkup(w.connectMicros, 20_000_000n),
+    }]));
     const created = await t.call('reseller', 'create-client', { key: r.api_key, body: { plan_id: r.reseller.retail_plan_id } });
     assert.equal(created.status, 200, JSON.stringify(created.body));
     await t.admin('refill', { login: created.body.client.login, amount: '4' });
