@@ -63,7 +63,7 @@ function checkpointedMegabytes(file: string): number {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
-interface CaseResult { resellers: number; dbMegabytes: number; rssMegabytes: number; createMs: number[]; firstCallMs: number[] }
+interface CaseResult { resellers: number; dbMegabytes: number; rssMegabytes: number; rssAfterFirstMegabytes: number; createMs: number[]; firstCallMs: number[] }
 
 /** The built server on a copy of the deck: `resellers` resellers, each with a client that makes one call. */
 async function runCase(root: string, deck: Prepared, resellers: number): Promise<CaseResult> {
@@ -86,6 +86,7 @@ async function runCase(root: string, deck: Prepared, resellers: number): Promise
     const switchKey = (await post('admin', 'create-switch-key', deck.adminKey, { name: 'bench' })).api_key;
     const createMs: number[] = [];
     const firstCallMs: number[] = [];
+    let rssAfterFirst = Number.NaN;
     for (let i = 0; i < resellers; i++) {
       const started = performance.now();
       const r = await post('admin', 'create-reseller', deck.adminKey, { plan_id: deck.planId, balance: '1000', markup_percent: 12.5 + i });
@@ -99,10 +100,11 @@ async function runCase(root: string, deck: Prepared, resellers: number): Promise
       firstCallMs.push(performance.now() - callStarted);
       if (!a.allowed) throw new Error(`call of reseller ${i} refused: ${JSON.stringify(a)}`);
       await post('switch', 'cdr', switchKey, { uniqueid, sip_login: c.sip.name, destination, answered_seconds: 42, disposition: 'ANSWERED' });
+      if (i === 0) rssAfterFirst = rssMegabytes(server.child.pid!);
     }
     const rss = rssMegabytes(server.child.pid!);
     await stopProcess(server.child);
-    return { resellers, dbMegabytes: checkpointedMegabytes(dbFile), rssMegabytes: rss, createMs, firstCallMs };
+    return { resellers, dbMegabytes: checkpointedMegabytes(dbFile), rssMegabytes: rss, rssAfterFirstMegabytes: rssAfterFirst, createMs, firstCallMs };
   } catch (err) {
     process.stderr.write(server.output().split('\n').filter((l) => /"level":(40|50|60)|rror/.test(l)).slice(-5).join('\n') + '\n');
     throw err;
@@ -129,6 +131,8 @@ export async function benchResellers(root: string): Promise<void> {
     };
     pair('database size', one.dbMegabytes, many.dbMegabytes, 'MB', 'target <= 1.2x');
     pair('server RSS after the calls', one.rssMegabytes, many.rssMegabytes, 'MB', 'target <= 1.2x');
+    figure(`server RSS growth from reseller 1 to ${MANY}, one process`, (many.rssMegabytes - many.rssAfterFirstMegabytes).toFixed(1), 'MB',
+      `${((many.rssMegabytes - many.rssAfterFirstMegabytes) / Math.max(1, MANY - 1)).toFixed(2)} MB per further reseller`);
     figure('create-reseller, 1 reseller (first request of a start)', one.createMs[0].toFixed(1), 'ms');
     figure(`create-reseller median of ${MANY}`, median(many.createMs).toFixed(1), 'ms', `${(median(many.createMs) / one.createMs[0]).toFixed(2)}x of 1 reseller; target < 100 ms`);
     figure(`create-reseller max of ${MANY}`, Math.max(...many.createMs).toFixed(1), 'ms', 'target < 100 ms');
