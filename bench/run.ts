@@ -5,6 +5,7 @@ import { benchCsvImport } from './csv-import.js';
 import { benchMe } from './http-me.js';
 import { benchRating } from './rating.js';
 import { benchSwitchPath } from './switch-path.js';
+import { benchSwitchReaders } from './switch-readers.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const only = process.argv[2];
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<void>> = {
   rating: () => benchRating(root),
   csv: () => benchCsvImport(root),
   switch: () => benchSwitchPath(root),
+  readers: () => benchSwitchReaders(root),
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;
