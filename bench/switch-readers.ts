@@ -20,6 +20,9 @@ const COST_MICROS = 84_000; // 42 billed seconds at 0.12/min
 /** The history client's calls and postings, written straight into the file while the server is down. */
 function writeHistory(dbFile: string, login: string): void {
   const db = new SqliteDatabase(dbFile);
+  // A fixture: nothing to keep if the machine fails halfway.
+  db.pragma('synchronous = OFF');
+  db.pragma('cache_size = -262144');
   try {
     const account = db.prepare('select id from accounts where login = ?').get(login) as { id: number };
     const sip = db.prepare('select id, name from sip_accounts where account_id = ?').get(account.id) as { id: number; name: string };
@@ -29,7 +32,7 @@ function writeHistory(dbFile: string, login: string): void {
           rate_destination, caller_id, started_at, answered_seconds, billed_seconds, cost_micros, reseller_id,
           reseller_cost_micros, disposition, hangup_cause, created_at)
         with recursive n(x) as (select 1 union all select x + 1 from n where x < ?)
-        select 'history-' || x, 'bench', ?, ?, ?, '4475753' || printf('%05d', x % 100000), '447', 'UK Mobile', '442071234567',
+        select 'history-' || printf('%07d', x), 'bench', ?, ?, ?, '4475753' || printf('%05d', x % 100000), '447', 'UK Mobile', '442071234567',
           strftime('%Y-%m-%dT%H:%M:%SZ', 1764547200 + x * 2, 'unixepoch'),
           case when x % ${FAILED_EVERY} = 0 then 0 else 37 end,
           case when x % ${FAILED_EVERY} = 0 then 0 else 42 end,
@@ -77,6 +80,16 @@ function loop(request: () => Promise<void>): { stop(): Promise<{ count: number; 
       return { count, meanMs: count ? Math.round(totalMs / count) : 0, failures };
     },
   };
+}
+
+/**
+ * The server's longest event-loop stall since the last call, from /metrics (prom-client's
+ * histogram restarts at each scrape): how long every switch request waited behind something.
+ */
+async function loopLagMaxMs(server: BenchServer): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([\d.e+-]+)$/m.exec(text);
+  return m ? Math.round(Number(m[1]) * 1000) : NaN;
 }
 
 async function getJson(url: string, key: string): Promise<any> {
@@ -129,11 +142,14 @@ export async function benchSwitchReaders(root: string): Promise<void> {
     const verifyMs = Math.round(performance.now() - started);
     if (!check.ok_ledger) throw new Error(`the seeded ledger does not verify: ${JSON.stringify(check).slice(0, 300)}`);
 
+    await loopLagMaxMs(s);
     const alone = await driveSwitchPath(s.url, fx);
+    const aloneLagMs = await loopLagMaxMs(s);
 
     const poller = historyPoller(s, history.api_key);
     const withPoller = await driveSwitchPath(s.url, fx);
     const polled = await poller.stop();
+    const pollerLagMs = await loopLagMaxMs(s);
 
     const verifier = loop(async () => {
       const r = await getJson(`${s.url}/admin-api/index.php?endpoint=verify-ledger`, adminKey);
@@ -141,15 +157,19 @@ export async function benchSwitchReaders(root: string): Promise<void> {
     });
     const withVerify = await driveSwitchPath(s.url, fx);
     const verified = await verifier.stop();
+    const verifyLagMs = await loopLagMaxMs(s);
 
     // Failed switch requests (timeouts, 5xx) are part of the figure, not a reason to print none.
     const failed = (run: SwitchRun) => (run.non2xx + run.errors > 0 ? `; ${run.non2xx} non-2xx, ${run.errors} timeouts/errors` : '');
     const ratio = (run: SwitchRun) => `${Math.round((run.pairsPerSecond / alone.pairsPerSecond) * 100)}% of alone (target >= 80%); p99 ${run.p99Ms} ms${failed(run)}`;
     figure('switch pairs/s alone (baseline)', alone.pairsPerSecond, 'calls/s', `p99 ${alone.p99Ms} ms${failed(alone)}`);
+    figure('  longest event-loop stall, alone', aloneLagMs, 'ms');
     figure('switch pairs/s, 10^6-call history poller', withPoller.pairsPerSecond, 'calls/s', ratio(withPoller));
     figure('  history pages served meanwhile', polled.count, 'pages', `mean ${polled.meanMs} ms, ${polled.failures} failed`);
+    figure('  longest event-loop stall, with poller', pollerLagMs, 'ms', `alone ${aloneLagMs} ms`);
     figure('switch pairs/s, verify-ledger in a loop', withVerify.pairsPerSecond, 'calls/s', ratio(withVerify));
     figure('  verify-ledger runs meanwhile', verified.count, 'runs', `mean ${verified.meanMs} ms (alone ${verifyMs} ms), ${verified.failures} failed`);
+    figure('  longest event-loop stall, with verify-ledger', verifyLagMs, 'ms', `alone ${aloneLagMs} ms`);
   } finally {
     await server?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
