@@ -153,6 +153,25 @@ describe('heavy reads on a SQLite file', () => {
     }
   });
 
+  test('the built worker (plain JavaScript, as in dist/) starts without tsx', async () => {
+    // Transpiled the way tsc builds dist/, into a folder that resolves the same packages.
+    const ts = (await import('typescript')).default;
+    const built = fs.mkdtempSync(path.join(dir, 'built-'));
+    fs.writeFileSync(path.join(built, 'package.json'), '{"type":"module"}');
+    fs.symlinkSync(path.resolve('node_modules'), path.join(built, 'node_modules'));
+    const source = fs.readFileSync(new URL('../../src/db/read-worker-thread.ts', import.meta.url), 'utf8');
+    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
+    fs.writeFileSync(path.join(built, 'read-worker-thread.js'), outputText);
+    const reads = new SqliteReadWorkers(path.join(dir, 'reads.db'), { concurrency: 1, maxQueued: 1, timeoutMs: 20_000 },
+      { entry: new URL(`file://${path.join(built, 'read-worker-thread.js')}`) });
+    try {
+      const db = handle.db as unknown as Kysely<any>;
+      assert.deepEqual(await reads.all(db.selectFrom('t').select(['id', 'name']).where('id', '=', 3)), [{ id: 3, name: 'three' }]);
+    } finally {
+      await reads.close();
+    }
+  });
+
   test('closing stops the workers and refuses further reads', async () => {
     const reads = new SqliteReadWorkers(path.join(dir, 'reads.db'), { concurrency: 2, maxQueued: 4, timeoutMs: 20_000 });
     await reads.all(countTo(handle.db, 3));
