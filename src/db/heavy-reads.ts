@@ -13,6 +13,7 @@
 import type { CompiledQuery } from 'kysely';
 import type pg from 'pg';
 import { OverloadedError } from '../errors.js';
+import { heavyReadSeconds, heavyReadsRefused } from '../metrics.js';
 
 /** A Kysely select, before it runs. */
 export interface ReadQuery<R> {
@@ -84,7 +85,11 @@ export class ReadSlots {
    */
   run<R>(work: (onTimeout: (stop: () => void) => void) => Promise<R>): Promise<R> {
     if (this.#closed) return Promise.reject(new Error('the database is closing'));
-    if (this.#free === 0 && this.#waiting >= this.limits.maxQueued) return Promise.reject(tooManyReads());
+    if (this.#free === 0 && this.#waiting >= this.limits.maxQueued) {
+      heavyReadsRefused.inc({ reason: 'queue_full' });
+      return Promise.reject(tooManyReads());
+    }
+    const endTimer = heavyReadSeconds.startTimer();
     return new Promise<R>((resolve, reject) => {
       let settled = false;
       let stop: (() => void) | undefined;
@@ -93,6 +98,7 @@ export class ReadSlots {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        endTimer();
         fn();
       };
       const timer = setTimeout(() => settle(() => {
@@ -101,6 +107,7 @@ export class ReadSlots {
           this.#waiting--;
         }
         stop?.();
+        heavyReadsRefused.inc({ reason: 'deadline' });
         reject(readTimedOut(this.limits.timeoutMs));
       }), this.limits.timeoutMs);
       const start = () => {

@@ -66,10 +66,11 @@ describe('heavy reads on a SQLite file', () => {
     await handle.reads.all(countTo(handle.db, 10));
     const inWorker = await loopLagDuring(() => handle.reads.all(countTo(handle.db, SLOW)));
     const inPlace = await loopLagDuring(() => new InlineReads().all(countTo(handle.db, SLOW)));
-    assert.ok(inWorker.readMs > 150, `the read must be long enough to tell (${inWorker.readMs} ms)`);
+    assert.ok(inWorker.readMs > 300, `the read must be long enough to tell (${inWorker.readMs} ms)`);
     // In place, the timer waits for the whole read: this test tells the two apart.
     assert.ok(inPlace.maxLagMs > inPlace.readMs * 0.7, `in place: lag ${inPlace.maxLagMs} ms over a ${inPlace.readMs} ms read`);
-    assert.ok(inWorker.maxLagMs < Math.min(60, inWorker.readMs / 3), `in a worker: lag ${inWorker.maxLagMs} ms over a ${inWorker.readMs} ms read`);
+    // Relative: on a busy machine the timer is late now and then whatever runs, and the read slower.
+    assert.ok(inWorker.maxLagMs < inWorker.readMs / 4, `in a worker: lag ${inWorker.maxLagMs} ms over a ${inWorker.readMs} ms read`);
   });
 
   test('rows are those of a direct execute: integers, text, null, money past 2^32, counts', async () => {
