@@ -77,11 +77,20 @@ export async function startLedgerline(root: string, extraNodeArgs: string[] = []
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'll-bench-'));
   const dbFile = path.join(dir, 'bench.db');
   const adminKey = opts.adminKey ?? `bench-admin-${crypto.randomBytes(16).toString('hex')}`;
-  const port = 20000 + crypto.randomInt(20000);
-  const server = await startProcess(process.execPath, [...extraNodeArgs, path.join(root, 'dist/src/main.js')], {
-    PORT: String(port), DATABASE_URL: `sqlite:${dbFile}`, ADMIN_API_KEY: adminKey,
-    LEDGERLINE_SECRET: 'bench-secret', AGI_PORT: '0', LOG_LEVEL: 'info', ...opts.env,
-  }, /Ledgerline listening/);
+  let port = 0;
+  let server: Awaited<ReturnType<typeof startProcess>> | undefined;
+  // A random port may be taken (another benchmark, another user): a few tries.
+  for (let attempt = 1; !server; attempt++) {
+    port = 20000 + crypto.randomInt(20000);
+    try {
+      server = await startProcess(process.execPath, [...extraNodeArgs, path.join(root, 'dist/src/main.js')], {
+        PORT: String(port), DATABASE_URL: `sqlite:${dbFile}`, ADMIN_API_KEY: adminKey,
+        LEDGERLINE_SECRET: 'bench-secret', AGI_PORT: '0', LOG_LEVEL: 'info', ...opts.env,
+      }, /Ledgerline listening/);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(String(err))) throw err;
+    }
+  }
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
@@ -97,7 +106,7 @@ export async function startLedgerline(root: string, extraNodeArgs: string[] = []
       return json;
     },
     async stop() {
-      await stopProcess(server.child);
+      await stopProcess(server!.child);
       if (!opts.dir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
