@@ -161,16 +161,31 @@ export class ReadSlots {
  * connections and a statement_timeout of the deadline, so the server itself stops a runaway
  * report), never on the connections of the switch path.
  */
+const QUERY_CANCELED = '57014';
+
 export class PostgresReads implements HeavyReads {
   readonly slots: ReadSlots;
+  private readonly timeoutMs: number;
 
   constructor(private readonly pool: pg.Pool, limits: HeavyReadLimits) {
     this.slots = new ReadSlots(limits);
+    this.timeoutMs = limits.timeoutMs;
   }
 
   all<R>(query: ReadQuery<R>): Promise<R[]> {
     const { sql, parameters } = query.compile();
-    return this.slots.run(async () => (await this.pool.query(sql, parameters as unknown[])).rows as R[]);
+    return this.slots.run(async () => {
+      try {
+        return (await this.pool.query(sql, parameters as unknown[])).rows as R[];
+      } catch (err) {
+        // The server's statement_timeout may strike before our timer: the same answer.
+        if ((err as { code?: string }).code === QUERY_CANCELED) {
+          heavyReadsRefused.inc({ reason: 'deadline' });
+          throw readTimedOut(this.timeoutMs);
+        }
+        throw err;
+      }
+    });
   }
 
   async close(): Promise<void> {
