@@ -6,6 +6,7 @@ import { benchMe } from './http-me.js';
 import { benchRating } from './rating.js';
 import { benchResellers } from './resellers.js';
 import { benchSwitchPath } from './switch-path.js';
+import { benchSwitchReaders } from './switch-readers.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const only = process.argv[2];
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<void>> = {
   csv: () => benchCsvImport(root),
   switch: () => benchSwitchPath(root),
   resellers: () => benchResellers(root),
+  readers: () => benchSwitchReaders(root),
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;

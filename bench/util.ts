@@ -56,24 +56,47 @@ export async function load(url: string, opts: { connections: number; durationSec
 export interface BenchServer {
   url: string;
   adminKey: string;
+  /** The folder of the database file (and of nothing else of the server's). */
+  dir: string;
+  dbFile: string;
   /** Admin API POST that must succeed. */
   adminPost(endpoint: string, body: unknown): Promise<any>;
+  /** Stops the server; the folder is removed unless it was given (`dir`), for a restart on the same data. */
   stop(): Promise<void>;
 }
 
-/** The built server (dist/) on a fresh SQLite database in a temp folder. */
-export async function startLedgerline(root: string, extraNodeArgs: string[] = []): Promise<BenchServer> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'll-bench-'));
-  const adminKey = `bench-admin-${crypto.randomBytes(16).toString('hex')}`;
-  const port = 20000 + crypto.randomInt(20000);
-  const server = await startProcess(process.execPath, [...extraNodeArgs, path.join(root, 'dist/src/main.js')], {
-    PORT: String(port), DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`, ADMIN_API_KEY: adminKey,
-    LEDGERLINE_SECRET: 'bench-secret', AGI_PORT: '0', LOG_LEVEL: 'info',
-  }, /Ledgerline listening/);
+export interface StartOptions {
+  /** An existing folder (a database seeded by an earlier start) and the admin key it was made with. */
+  dir?: string;
+  adminKey?: string;
+  env?: Record<string, string>;
+}
+
+/** The built server (dist/) on a SQLite database in a temp folder (fresh, or `opts.dir`). */
+export async function startLedgerline(root: string, extraNodeArgs: string[] = [], opts: StartOptions = {}): Promise<BenchServer> {
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'll-bench-'));
+  const dbFile = path.join(dir, 'bench.db');
+  const adminKey = opts.adminKey ?? `bench-admin-${crypto.randomBytes(16).toString('hex')}`;
+  let port = 0;
+  let server: Awaited<ReturnType<typeof startProcess>> | undefined;
+  // A random port may be taken (another benchmark, another user): a few tries.
+  for (let attempt = 1; !server; attempt++) {
+    port = 20000 + crypto.randomInt(20000);
+    try {
+      server = await startProcess(process.execPath, [...extraNodeArgs, path.join(root, 'dist/src/main.js')], {
+        PORT: String(port), DATABASE_URL: `sqlite:${dbFile}`, ADMIN_API_KEY: adminKey,
+        LEDGERLINE_SECRET: 'bench-secret', AGI_PORT: '0', LOG_LEVEL: 'info', ...opts.env,
+      }, /Ledgerline listening/);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(String(err))) throw err;
+    }
+  }
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
     adminKey,
+    dir,
+    dbFile,
     async adminPost(endpoint, body) {
       const res = await fetch(`${url}/admin-api/index.php?endpoint=${endpoint}`, {
         method: 'POST', headers: { 'X-API-Key': adminKey, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
@@ -83,8 +106,8 @@ export async function startLedgerline(root: string, extraNodeArgs: string[] = []
       return json;
     },
     async stop() {
-      await stopProcess(server.child);
-      fs.rmSync(dir, { recursive: true, force: true });
+      await stopProcess(server!.child);
+      if (!opts.dir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

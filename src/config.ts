@@ -54,6 +54,15 @@ export interface Config {
   logLevel: string;
   /** Days an idempotency record (and its stored reply) is kept before the sweep deletes it. */
   idempotencyRetentionDays: number;
+  /**
+   * Heavy reads (history pages, reports, verify-ledger) running at once, away from the switch
+   * path: worker threads on a SQLite file, connections of their own on PostgreSQL.
+   */
+  heavyReadWorkers: number;
+  /** Heavy reads waiting for one of those; more are answered 503 OVERLOADED. */
+  heavyReadQueue: number;
+  /** A heavy read not answered within this (waiting included) is stopped and answered 503 OVERLOADED. */
+  heavyReadTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -122,5 +131,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demo: env.DEMO === '1' || env.DEMO === 'true',
     logLevel: env.LOG_LEVEL || 'info',
     idempotencyRetentionDays: intVar(env, 'IDEMPOTENCY_RETENTION_DAYS', 7, 1, 3650),
+    // Two: history pages keep answering while a report runs, and two cores are left to the switch.
+    heavyReadWorkers: intVar(env, 'HEAVY_READ_WORKERS', 2, 1, 32),
+    heavyReadQueue: intVar(env, 'HEAVY_READ_QUEUE', 64, 0, 100_000),
+    heavyReadTimeoutSeconds: intVar(env, 'HEAVY_READ_TIMEOUT_SECONDS', 30, 1, 3600),
   };
 }

@@ -51,3 +51,15 @@ export const transactionRetries = new client.Counter({
   labelNames: ['operation'] as const,
   registers: [registry],
 });
+export const heavyReadSeconds = new client.Histogram({
+  name: 'ledgerline_heavy_read_duration_seconds',
+  help: 'History pages, reports and verify-ledger run away from the switch path (db/heavy-reads.ts): time from arrival to answer, waiting included',
+  buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+export const heavyReadsRefused = new client.Counter({
+  name: 'ledgerline_heavy_reads_refused_total',
+  help: 'Heavy reads answered 503 OVERLOADED: queue_full (HEAVY_READ_QUEUE) or deadline (HEAVY_READ_TIMEOUT_SECONDS)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});

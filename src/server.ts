@@ -7,7 +7,6 @@ import { bootstrapAdmin } from './accounts/provisioning.js';
 import type { Config } from './config.js';
 import type { Ctx } from './context.js';
 import { openDatabase, type DbHandle } from './db/connect.js';
-import { InlineReads } from './db/heavy-reads.js';
 import { migrateToLatest } from './db/migrations.js';
 import { reportStrayQueriesTo } from './db/tx.js';
 import { buildApp } from './http/app.js';
@@ -37,7 +36,14 @@ async function checkSecretFingerprint(handle: DbHandle, secrets: SecretBox): Pro
 
 /** Opens the database, migrates it and builds the service context. */
 export async function openContext(config: Config, log: Logger): Promise<{ ctx: Ctx; handle: DbHandle; secretCreated: boolean }> {
-  const handle = openDatabase(config.databaseUrl, config.databaseSchema);
+  const handle = openDatabase(config.databaseUrl, config.databaseSchema, {
+    heavyReads: {
+      concurrency: config.heavyReadWorkers,
+      maxQueued: config.heavyReadQueue,
+      timeoutMs: config.heavyReadTimeoutSeconds * 1000,
+    },
+    log,
+  });
   reportStrayQueriesTo(handle.db, log);
   await migrateToLatest(handle.db, handle.dialect);
   // The data directory holds secret.key (and by default the database): the operator's alone.
@@ -52,7 +58,7 @@ export async function openContext(config: Config, log: Logger): Promise<{ ctx: C
       ? new SharedAttemptLimiter(handle.pgSidePool, (err) => log.warn({ err }, 'attempt counter take-back failed'))
       : new MemoryAttemptLimiter(),
     rates: new RateCache(handle.db),
-    reads: new InlineReads(),
+    reads: handle.reads,
     durable: () => handle.durable(),
     sqliteReader: handle.sqliteReader,
   };

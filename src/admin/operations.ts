@@ -106,7 +106,7 @@ const byName = {
   'verify-ledger': {
     method: 'GET', summary: 'Check balance = sum(postings), reserved = sum(open reservations) >= 0 for every account',
     run: async (ctx) => {
-      const r = await findLedgerMismatches(ctx.db);
+      const r = await findLedgerMismatches(ctx.db, ctx.reads);
       return {
         ok_ledger: r.mismatches.length === 0,
         accounts_checked: r.accountsChecked,

@@ -6,7 +6,10 @@ import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { PostgresDialect } from 'kysely';
+import type { Logger } from 'pino';
 import { ImmediateSqliteDialect, type Dialect } from './dialect.js';
+import { DEFAULT_HEAVY_READ_LIMITS, InlineReads, PostgresReads, type HeavyReadLimits, type HeavyReads } from './heavy-reads.js';
+import { SqliteReadWorkers } from './read-workers.js';
 import type { Database, Db } from './schema.js';
 import { batchTransactionsOf, guardedDatabase } from './tx.js';
 import { TransactionBatcher } from './tx-batch.js';
@@ -33,7 +36,15 @@ export interface DbHandle {
    * inside a request's transaction nor waiting for a connection of the main pool.
    */
   pgSidePool?: pg.Pool;
+  /** Where list and report queries run, away from the switch path (heavy-reads.ts). */
+  reads: HeavyReads;
   close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  heavyReads?: HeavyReadLimits;
+  /** Told when a heavy read worker dies. */
+  log?: Logger;
 }
 
 /** better-sqlite3 prepares a statement per query in Kysely; a bounded cache makes repeats free. */
@@ -88,7 +99,8 @@ function createPrivately(file: string): void {
   }
 }
 
-export function openDatabase(databaseUrl: string, schema = ''): DbHandle {
+export function openDatabase(databaseUrl: string, schema = '', opts: OpenOptions = {}): DbHandle {
+  const readLimits = opts.heavyReads ?? DEFAULT_HEAVY_READ_LIMITS;
   if (databaseUrl.startsWith('sqlite:')) {
     const file = databaseUrl.slice('sqlite:'.length);
     if (file !== ':memory:') createPrivately(path.resolve(file));
@@ -107,9 +119,13 @@ export function openDatabase(databaseUrl: string, schema = ''): DbHandle {
     const sqliteReader = file === ':memory:' ? undefined : new SqliteDatabase(file, { readonly: true });
     sqliteReader?.pragma('busy_timeout = 5000');
     const wal = new WalSync(file === ':memory:' ? '/dev/null' : `${path.resolve(file)}-wal`);
+    // An in-memory database lives in this thread alone: its heavy reads run in place.
+    const reads: HeavyReads = file === ':memory:' || file === ''
+      ? new InlineReads()
+      : new SqliteReadWorkers(path.resolve(file), readLimits, { log: opts.log });
     return {
-      db, dialect: 'sqlite', sqlite, sqliteReader, durable: () => wal.durable(),
-      close: async () => { await db.destroy(); sqliteReader?.close(); wal.close(); },
+      db, dialect: 'sqlite', sqlite, sqliteReader, reads, durable: () => wal.durable(),
+      close: async () => { await reads.close(); await db.destroy(); sqliteReader?.close(); wal.close(); },
     };
   }
   const types = {
@@ -119,12 +135,13 @@ export function openDatabase(databaseUrl: string, schema = ''): DbHandle {
     },
   };
   // Pools connect only when first used.
-  const newPool = (max: number) => {
+  const newPool = (max: number, settings: string[] = []) => {
+    const options = [...(schema ? [`-c search_path=${schema}`] : []), ...settings].join(' ');
     const p = new pg.Pool({
       connectionString: databaseUrl,
       max,
       types: types as never,
-      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+      ...(options ? { options } : {}),
     });
     // An idle connection dropped by the server (restart, idle timeout) is replaced on next use;
     // without a listener its 'error' event would end the process.
@@ -134,9 +151,14 @@ export function openDatabase(databaseUrl: string, schema = ''): DbHandle {
   const pool = newPool(10);
   const db = guardedDatabase(new PostgresDialect({ pool }));
   const pgSidePool = newPool(2);
+  // Heavy reads on connections of their own; the server stops one that outlives its deadline.
+  const reads = new PostgresReads(
+    newPool(readLimits.concurrency, [`-c statement_timeout=${readLimits.timeoutMs}`]),
+    readLimits,
+  );
   // PostgreSQL commits are durable when they return (synchronous_commit = on).
   return {
-    db, dialect: 'postgres', pgSidePool, durable: async () => {},
-    close: async () => { await db.destroy(); await pgSidePool.end(); },
+    db, dialect: 'postgres', pgSidePool, reads, durable: async () => {},
+    close: async () => { await reads.close(); await db.destroy(); await pgSidePool.end(); },
   };
 }

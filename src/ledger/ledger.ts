@@ -2,6 +2,7 @@
 // transaction, together with the thing that caused it, so balance = sum(postings) always.
 import { sql } from 'kysely';
 import type { Db, Trx } from '../db/connect.js';
+import type { HeavyReads } from '../db/heavy-reads.js';
 import { preparedQuery } from '../db/prepared.js';
 import { AppError, insufficientBalance, notFound } from '../errors.js';
 import { ledgerPostings } from '../metrics.js';
@@ -123,10 +124,12 @@ export interface LedgerMismatch {
 
 /**
  * Every account that breaks a ledger invariant (empty = ledger sound): balance = sum(postings),
- * reserved = sum(open reservations), reserved >= 0.
+ * reserved = sum(open reservations), reserved >= 0. One statement, so it compares balances and
+ * postings of one snapshot. It sums every posting: given `reads` (the Admin API, the CLI), it
+ * runs there, away from the switch path.
  */
-export async function findLedgerMismatches(db: Db): Promise<{ accountsChecked: number; mismatches: LedgerMismatch[] }> {
-  const rows = await db
+export async function findLedgerMismatches(db: Db, reads?: HeavyReads): Promise<{ accountsChecked: number; mismatches: LedgerMismatch[] }> {
+  const query = db
     .selectFrom('accounts as a')
     .leftJoin(
       db.selectFrom('ledger_postings')
@@ -142,8 +145,8 @@ export async function findLedgerMismatches(db: Db): Promise<{ accountsChecked: n
         .as('r'),
       'r.account_id', 'a.id',
     )
-    .select(['a.id', 'a.login', 'a.balance_micros', 'a.reserved_micros', 'p.total', 'r.held'])
-    .execute();
+    .select(['a.id', 'a.login', 'a.balance_micros', 'a.reserved_micros', 'p.total', 'r.held']);
+  const rows = reads ? await reads.all(query) : await query.execute();
   const mismatches: LedgerMismatch[] = [];
   for (const r of rows) {
     const balanceMicros = microsFromDb(r.balance_micros);
