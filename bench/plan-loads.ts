@@ -20,12 +20,12 @@ const SWITCH_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 /** Deck prefixes are DECK_BASE + 1 … DECK_BASE + DECK_ROWS (10 digits); calls dial one of them plus 3 digits. */
 const DECK_BASE = 5_000_000_000;
 
-interface Server { url: string; child: import('node:child_process').ChildProcess; spawnedAt: number; listeningAt: number }
+interface Server { url: string; child: import('node:child_process').ChildProcess; spawnedAt: number; listeningAt: number; output(): string }
 
 async function startServer(root: string, env: Record<string, string>): Promise<Server> {
   const spawnedAt = performance.now();
-  const { child } = await startProcess(process.execPath, [path.join(root, 'dist/src/main.js')], env, /Ledgerline listening/, 120_000);
-  return { url: `http://127.0.0.1:${env.PORT}`, child, spawnedAt, listeningAt: performance.now() };
+  const { child, output } = await startProcess(process.execPath, [path.join(root, 'dist/src/main.js')], env, /Ledgerline listening/, 120_000);
+  return { url: `http://127.0.0.1:${env.PORT}`, child, output, spawnedAt, listeningAt: performance.now() };
 }
 
 async function post(url: string, key: string, family: string, endpoint: string, body: unknown): Promise<{ status: number; body: any; ms: number }> {
@@ -143,7 +143,7 @@ export async function benchPlanLoads(root: string): Promise<void> {
     const sqlite = new SqliteDatabase(dbFile);
     sqlite.prepare(`with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
       insert into rates (plan_id, prefix, destination, rate_micros, connect_charge_micros, initblock, billingblock, minimal_time, updated_at)
-      select ?, cast(? + i as text), 'Deck ' || (i % 250), 10000 + (i % 1000) * 10, 0, 1, 1, 0, '2026-12-01T00:00:00.000Z' from n`).run(DECK_ROWS, planId, DECK_BASE);
+      select ?, cast(? + i as text), 'Deck ' || (i % 250), 10000 + (i % 1000) * 10, 0, 1, 1, 0, '2026-12-01T00:00:00.000Z' from n`).run(DECK_ROWS, planId, BigInt(DECK_BASE));
     sqlite.prepare('update plans set rates_version = rates_version + 1 where id = ?').run(planId);
     sqlite.close();
 
@@ -156,7 +156,7 @@ export async function benchPlanLoads(root: string): Promise<void> {
       await new Promise((res) => setTimeout(res, 10));
     }
     const first = await post(server.url, switchKey, 'switch', 'authorize', { uniqueid: 'first-call', sip_login: sips[0], destination: `${DECK_BASE + 777}123` });
-    if (!first.body.allowed) throw new Error(`first call: ${JSON.stringify(first.body)}`);
+    if (!first.body.allowed) throw new Error(`first call: ${JSON.stringify(first.body)}\n${server.output().slice(-3000)}`);
     figure('plans: deck prefixes', DECK_ROWS.toLocaleString('en-US'), 'prefixes');
     figure('plans: start to listening', ((server.listeningAt - server.spawnedAt) / 1000).toFixed(2), 's');
     figure('plans: listening to ready (/readyz 200)', ((readyAt - server.listeningAt) / 1000).toFixed(2), 's', 'the deck loads in a thread; calls are served meanwhile');
@@ -181,8 +181,8 @@ export async function benchPlanLoads(root: string): Promise<void> {
     const busy = await runImport(root, env, planId, csvBusy);
     const during = await busySwitch;
     figure('plans: switch pairs/s alone', alone.pairsPerSecond, 'calls/s', `p99 ${alone.p99Ms} ms, max ${alone.maxMs} ms, ${alone.non2xx} non-2xx`);
-    figure('plans: csv import 1M rows, server idle', idle.seconds.toFixed(2), 's', `import itself ${idle.summary.seconds} s; target <= 10 s`);
-    figure('plans: csv import 1M rows, switch path running', busy.seconds.toFixed(2), 's', `import itself ${busy.summary.seconds} s; target <= 10 s`);
+    figure(`plans: csv import ${(CSV_ROWS / 1e6).toLocaleString('en-US')}M rows, server idle`, idle.seconds.toFixed(2), 's', `import itself ${idle.summary.seconds} s; target <= 10 s`);
+    figure(`plans: csv import ${(CSV_ROWS / 1e6).toLocaleString('en-US')}M rows, switch running`, busy.seconds.toFixed(2), 's', `import itself ${busy.summary.seconds} s; target <= 10 s`);
     figure('plans: switch pairs/s during the import', during.pairsPerSecond, 'calls/s',
       `${Math.round((100 * during.pairsPerSecond) / alone.pairsPerSecond)}% of alone (target >= 80%); p99 ${during.p99Ms} ms, max ${during.maxMs} ms`);
     figure('plans: 5xx answers during the import', during.fiveXx, '', `${during.non2xx} non-2xx, ${during.errors} errors; target 0`);
