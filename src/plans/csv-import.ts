@@ -49,6 +49,8 @@ export interface ImportSummary {
   retail_plans_rebuilt: number;
   retail_rows_written: number;
   seconds: number;
+  /** SQLite: of `seconds`, the time the import left the write lock to other connections. */
+  seconds_yielded: number;
   rows_per_second: number;
 }
 
@@ -57,15 +59,13 @@ async function assertPlan(db: Db | Trx, planId: number): Promise<void> {
   if (!plan) throw notFound('Plan');
 }
 
-/** Rows per short transaction on SQLite: a few milliseconds of holding the write lock. */
-export const SQLITE_IMPORT_CHUNK_ROWS = 1_000;
 /** The import's own wait for the write lock (the server may hold it for a batch now and then). */
 const SQLITE_IMPORT_BUSY_TIMEOUT_MS = 60_000;
 
 /**
  * Imports a CSV file of rates into a plan. Throws InvalidRowsError (nothing imported) when any
  * row is bad. On PostgreSQL everything commits in one transaction (MVCC: the switch path does
- * not wait for it). On SQLite the rows commit in short transactions of SQLITE_IMPORT_CHUNK_ROWS,
+ * not wait for it). On SQLite the rows commit in short transactions of a few ms each,
  * paced so a running server's commits get in between (write-pacing.ts), and the plan's
  * rates_version is bumped only by the last one, with the retail rebuild: servers keep rating on
  * the old table until then, and the journal (import-journal.ts) makes an import cut short
@@ -111,6 +111,7 @@ export async function importRatesCsv(target: ImportTarget, planIdInput: unknown,
   };
 
   let outcome: { retailPlans: number; retailRows: number };
+  let yieldedMs = 0;
   if (target.dialect === 'sqlite' && target.sqlite) {
     const sqlite = target.sqlite;
     sqlite.pragma(`busy_timeout = ${SQLITE_IMPORT_BUSY_TIMEOUT_MS}`);
@@ -118,7 +119,7 @@ export async function importRatesCsv(target: ImportTarget, planIdInput: unknown,
     let from = journal.resumeFrom;
     let last: { retailPlans: number; retailRows: number } | null = null;
     while (last === null) {
-      const to = Math.min(rows.count, from + SQLITE_IMPORT_CHUNK_ROWS);
+      const to = Math.min(rows.count, from + pacer.chunkRows());
       const asked = performance.now();
       let began = asked;
       last = await inTx(db, async (trx) => {
@@ -134,10 +135,13 @@ export async function importRatesCsv(target: ImportTarget, planIdInput: unknown,
       });
       pacer.noteBeginWait(began - asked);
       progress.update(to, to);
+      const heldMs = performance.now() - began;
+      const written = to - from;
       from = to;
-      if (last === null) await pacer.between(performance.now() - began);
+      if (last === null) pacer.between(written, heldMs);
     }
     outcome = last;
+    yieldedMs = pacer.yieldedMs;
   } else {
     outcome = await inTx(db, async (trx) => {
       await assertPlan(trx, planId);
@@ -163,6 +167,7 @@ export async function importRatesCsv(target: ImportTarget, planIdInput: unknown,
     retail_plans_rebuilt: outcome.retailPlans,
     retail_rows_written: outcome.retailRows,
     seconds: Math.round(seconds * 1000) / 1000,
+    seconds_yielded: Math.round(yieldedMs) / 1000,
     rows_per_second: Math.round(rows.count / seconds),
   };
 }
