@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
 import { createClient, createPlan, isPostgres, runCli, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
 
@@ -200,6 +201,23 @@ describe('CSV import beside a running server', () => {
       return a.body.rate?.destination === 'UK Imported' ? d : null;
     });
     assert.equal(rated.body.cost, '0.6000');
+  });
+
+  it('a write that finds the SQLite write lock held past its wait answers 503 DATABASE_BUSY, never 500', { skip: isPostgres() && 'SQLite only' }, async () => {
+    const plan = await createPlan(t);
+    const c = await createClient(t, plan.id, { balance: '10' });
+    const other = new SqliteDatabase(t.databaseUrl.slice('sqlite:'.length));
+    try {
+      other.exec('begin immediate');
+      const result = await t.call('switch', 'authorize', { key: switchKey, body: { uniqueid: uid(), sip_login: c.sip.name, destination: '442071234567' } });
+      assert.equal(result.status, 503, JSON.stringify(result.body));
+      assert.equal(result.body.code, 'DATABASE_BUSY');
+    } finally {
+      other.exec('rollback');
+      other.close();
+    }
+    const after = await t.call('switch', 'authorize', { key: switchKey, body: { uniqueid: uid(), sip_login: c.sip.name, destination: '442071234567' } });
+    assert.equal(after.status, 200);
   });
 
   it('an import killed midway leaves its journal unfinished and the plan rating as before; the same file run again completes it', async () => {
