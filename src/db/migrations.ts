@@ -495,7 +495,8 @@ function rateImports(dialect: Dialect): Migration {
   const id = withId(dialect);
   return {
     async up(db: AnyDb) {
-      await id(db.schema.createTable('rate_imports'))
+      // If not exists: migrations after 0008 may run again (test/tenancy/ip-auth.test.ts takes them back).
+      await id(db.schema.createTable('rate_imports').ifNotExists())
         .addColumn('plan_id', 'bigint', (c) => c.notNull().references('plans.id'))
         .addColumn('file', 'text', (c) => c.notNull())
         .addColumn('file_bytes', 'bigint', (c) => c.notNull())
@@ -507,7 +508,7 @@ function rateImports(dialect: Dialect): Migration {
         .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
         .addColumn('finished_at', 'varchar(32)')
         .execute();
-      await db.schema.createIndex('rate_imports_plan_idx').on('rate_imports').columns(['plan_id', 'status']).execute();
+      await db.schema.createIndex('rate_imports_plan_idx').ifNotExists().on('rate_imports').columns(['plan_id', 'status']).execute();
     },
   };
 }
