@@ -2,8 +2,8 @@
 // event loop that serves the switch:
 // - SQLite file: in a thread of its own (rate-load-thread.ts) with a read-only connection; the
 //   table arrives as transferred buffers.
-// - PostgreSQL: asynchronous already; read in small keyset batches, yielding to the event loop
-//   between them, so no batch's row building holds it more than a few milliseconds.
+// - PostgreSQL: asynchronous already; read in small keyset batches (2,000 rows), yielding to the
+//   event loop between them, so no batch's row building holds it more than a few milliseconds.
 // - inline, through the given connection: small plans (a few thousand rows cost a few ms) and
 //   in-memory SQLite, which no other connection can see.
 import { fileURLToPath } from 'node:url';
@@ -14,8 +14,8 @@ import type { RateLoadReply, RateLoadRequest } from './rate-load-thread.js';
 
 export interface LoadedTable { table: RateTable; version: number }
 
-/** Rows per batch of the batched loader: about 5 ms of row building each. */
-const BATCH_ROWS = 5_000;
+/** Rows per batch of the batched loader: a few ms of row parsing and building each. */
+const BATCH_ROWS = 2_000;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -61,7 +61,9 @@ export async function loadInline(db: Db | Trx, planId: number): Promise<LoadedTa
 /** Reads the plan in keyset batches along the (plan_id, prefix) index, yielding between them. */
 export async function loadBatched(db: Db, planId: number): Promise<LoadedTable> {
   const version = await planVersion(db, planId);
-  const table = new RateTable(1024);
+  // Sized up front (the count runs in the database, not here): growing a big index rehashes it whole, in one turn.
+  const counted = await db.selectFrom('rates').select((eb) => eb.fn.countAll<number>().as('n')).where('plan_id', '=', planId).executeTakeFirstOrThrow();
+  const table = new RateTable(Number(counted.n));
   let after: string | null = null;
   for (;;) {
     let q = db.selectFrom('rates').select(COLUMNS).where('plan_id', '=', planId);
