@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { benchCsvImport } from './csv-import.js';
 import { benchMe } from './http-me.js';
+import { benchPlanLoads } from './plan-loads.js';
 import { benchRating } from './rating.js';
 import { benchResellers } from './resellers.js';
 import { benchSwitchPath } from './switch-path.js';
@@ -21,6 +22,7 @@ const benches: Record<string, () => Promise<void>> = {
   switch: () => benchSwitchPath(root),
   resellers: () => benchResellers(root),
   readers: () => benchSwitchReaders(root),
+  plans: () => benchPlanLoads(root),
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;

@@ -57,7 +57,12 @@ export async function openContext(config: Config, log: Logger): Promise<{ ctx: C
     limiter: handle.pgSidePool
       ? new SharedAttemptLimiter(handle.pgSidePool, (err) => log.warn({ err }, 'attempt counter take-back failed'))
       : new MemoryAttemptLimiter(),
-    rates: new RateCache(handle.db),
+    rates: new RateCache(handle.db, {
+      // A file database is read by load threads of their own; an in-memory one only through its connection.
+      sqliteFile: handle.sqlite && !handle.sqlite.memory ? handle.sqlite.name : undefined,
+      postgres: handle.dialect === 'postgres',
+      log,
+    }),
     reads: handle.reads,
     durable: () => handle.durable(),
     sqliteReader: handle.sqliteReader,
@@ -160,6 +165,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   if (config.janusTokenSecret && janusUrlIsLoopback(config.janusUrl)) {
     log.warn({ janusUrl: config.janusUrl }, 'JANUS_URL points at this machine: web phones on other machines cannot reach it; set JANUS_URL to the gateway\'s public wss:// address');
   }
+  // Every plan's rate table, loaded in the background once the server listens: `/readyz` says
+  // when all are in memory, and a call for one still loading waits for that one alone.
+  const preloadStarted = performance.now();
+  void ctx.rates.preload().then(
+    () => log.info({ plans: ctx.rates.readiness().loaded, ms: Math.round(performance.now() - preloadStarted) }, 'rate tables loaded'),
+    (err: unknown) => log.warn({ err }, 'rate table preload stopped'),
+  );
   const stopExpiry = startReservationExpiry(ctx);
   const stopIdempotencyExpiry = startIdempotencyExpiry(ctx);
   const address = app.server.address();
@@ -169,6 +181,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     app, ctx, url, adminKeyCreated: admin.apiKey, agiPort: agi?.port ?? null,
     async close() {
       stopExpiry();
+      await ctx.rates.close();
       await stopIdempotencyExpiry();
       await agi?.close();
       await app.close();

@@ -115,7 +115,7 @@ export function openDatabase(databaseUrl: string, schema = '', opts: OpenOptions
     sqlite.pragma('foreign_keys = ON');
     const db = guardedDatabase(new ImmediateSqliteDialect({ database: withStatementCache(sqlite) as never }));
     // Transactions run through inTx() share BEGIN/COMMIT with those arriving alongside them.
-    batchTransactionsOf(db, new TransactionBatcher(db));
+    batchTransactionsOf(db, new TransactionBatcher(db, undefined, sqlite));
     const sqliteReader = file === ':memory:' ? undefined : new SqliteDatabase(file, { readonly: true });
     sqliteReader?.pragma('busy_timeout = 5000');
     const wal = new WalSync(file === ':memory:' ? '/dev/null' : `${path.resolve(file)}-wal`);

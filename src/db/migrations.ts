@@ -522,6 +522,32 @@ function retailOverridesOnly(): Migration {
   };
 }
 
+/**
+ * The journal of CSV rate imports (plans/import-journal.ts): on SQLite an import commits in
+ * many short transactions, so one cut short must be visible, and resumable from where it stopped.
+ */
+function rateImports(dialect: Dialect): Migration {
+  const id = withId(dialect);
+  return {
+    async up(db: AnyDb) {
+      // If not exists: migrations after 0008 may run again (test/tenancy/ip-auth.test.ts takes them back).
+      await id(db.schema.createTable('rate_imports').ifNotExists())
+        .addColumn('plan_id', 'bigint', (c) => c.notNull().references('plans.id'))
+        .addColumn('file', 'text', (c) => c.notNull())
+        .addColumn('file_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('file_mtime', 'varchar(32)', (c) => c.notNull())
+        .addColumn('rows_total', 'bigint', (c) => c.notNull())
+        .addColumn('rows_written', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('started_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('finished_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('rate_imports_plan_idx').ifNotExists().on('rate_imports').columns(['plan_id', 'status']).execute();
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
@@ -534,6 +560,7 @@ export function migrationsFor(dialect: Dialect): Record<string, Migration> {
     '0008_ip_auth_owners': ipAuthOwners(),
     '0009_payment_status_width': paymentStatusWidth(dialect),
     '0011_retail_overrides_only': retailOverridesOnly(),
+    '0012_rate_imports': rateImports(dialect),
   };
 }
 

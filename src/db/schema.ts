@@ -235,6 +235,24 @@ export interface AttemptCountersTable {
   reset_at_ms: number;
 }
 
+/** A CSV rate import, from start to finish (plans/import-journal.ts). */
+export interface RateImportsTable {
+  id: Id;
+  plan_id: number;
+  /** The file as given, its size and modification time: what makes a re-run "the same file". */
+  file: string;
+  file_bytes: number;
+  file_mtime: string;
+  rows_total: number;
+  /** Rows committed, in prefix order: a re-run of the same file resumes after them. */
+  rows_written: number;
+  /** running | done | failed */
+  status: string;
+  started_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -308,6 +326,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   audit_log: AuditLogTable;
   settings: SettingsTable;
+  rate_imports: RateImportsTable;
   attempt_counters: AttemptCountersTable;
   ps_endpoints: PsEndpointsTable;
   ps_auths: PsAuthsTable;

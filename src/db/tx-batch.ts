@@ -5,6 +5,7 @@
 // each in its own savepoint: one that fails rolls back to its savepoint alone, exactly as if it
 // had been a transaction of its own, and none of them hears "done" before the shared COMMIT.
 // Pages touched by many of them are then written once per batch.
+import type SqliteDatabase from 'better-sqlite3';
 import { CompiledQuery, type ControlledTransaction } from 'kysely';
 import { OverloadedError } from '../errors.js';
 import { sqliteBatchSize } from '../metrics.js';
@@ -28,12 +29,42 @@ export interface BatchLimits {
   maxQueued: number;
 }
 
+/** How long a batch waits for the write lock another process holds before its transactions fail (503 DATABASE_BUSY). */
+const LOCK_WAIT_MS = 5_000;
+/** The connection's own busy_timeout (connect.ts), restored after a BEGIN that did not wait in SQLite. */
+const CONNECTION_BUSY_TIMEOUT_MS = 5_000;
+
+const isBusy = (err: unknown) => (err as { code?: string }).code === 'SQLITE_BUSY';
+
 export class TransactionBatcher implements TransactionRunner {
   #queue: Item[] = [];
   #scheduled = false;
   #running = false;
 
-  constructor(private readonly db: Db, private readonly limits: BatchLimits = { maxPerBatch: 200, maxQueued: 20_000 }) {}
+  /**
+   * `sqlite`, the connection under `db`: when given, a BEGIN that finds the write lock held by
+   * another process (a CSV import) is retried on a timer instead of waiting in SQLite's busy
+   * handler, which sleeps on the event loop and would stall every request meanwhile.
+   */
+  constructor(private readonly db: Db, private readonly limits: BatchLimits = { maxPerBatch: 200, maxQueued: 20_000 },
+    private readonly sqlite?: SqliteDatabase.Database) {}
+
+  async #begin(): Promise<ControlledTransaction<Database>> {
+    if (!this.sqlite) return this.db.startTransaction().execute();
+    const deadline = performance.now() + LOCK_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      this.sqlite.pragma('busy_timeout = 0');
+      try {
+        return await this.db.startTransaction().execute();
+      } catch (err) {
+        if (!isBusy(err) || performance.now() >= deadline) throw err;
+      } finally {
+        this.sqlite.pragma(`busy_timeout = ${CONNECTION_BUSY_TIMEOUT_MS}`);
+      }
+      // Requests keep arriving meanwhile and join the next batch.
+      await new Promise((resolve) => setTimeout(resolve, attempt < 5 ? 0 : 1));
+    }
+  }
 
   run<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
     if (this.#queue.length >= this.limits.maxQueued) {
@@ -66,7 +97,7 @@ export class TransactionBatcher implements TransactionRunner {
   async #runBatch(batch: Item[]): Promise<void> {
     let trx: ControlledTransaction<Database>;
     try {
-      trx = await this.db.startTransaction().execute();
+      trx = await this.#begin();
     } catch (err) {
       for (const item of batch) item.reject(err);
       return;

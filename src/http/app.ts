@@ -68,6 +68,14 @@ export function buildApp(ctx: Ctx, opts: { apis?: ApiDefinition[] } = {}): Fasti
       return reply.code(503).send({ ok: false, error: 'database unreachable', code: 'DB_UNAVAILABLE' });
     }
   });
+  // Readiness, beside liveness: 200 once every plan's rate table is in memory (loaded in the
+  // background at start), 503 naming the plans still loading. A balancer that waits for it
+  // sends no call that would wait for a load.
+  app.get('/readyz', async (_req, reply) => {
+    const { ready, loading, loaded } = ctx.rates.readiness();
+    if (ready) return { ok: true, plans_loaded: loaded };
+    return reply.code(503).send({ ok: false, error: 'rate tables are loading', code: 'NOT_READY', plans_loaded: loaded, plans_loading: loading });
+  });
   app.get('/docs', async () => docs);
   app.get('/docs/openapi.json', async () => docs);
   app.get('/metrics', async (_req, reply) => {

@@ -10,7 +10,7 @@
 //   when it cannot.
 // - Error statuses and codes: an answer the list (errorCodesOf) lacks fails loudly only under
 //   strict checking, so the list is as complete as the tests' reach.
-// - /healthz is described by hand below; /metrics and /docs are not described.
+// - /healthz and /readyz are described by hand below; /metrics and /docs are not described.
 //
 // The original document selects an operation with `?endpoint=NAME`. A query string cannot be
 // part of an OpenAPI path (validators refuse it and client generators cannot call it), so each
@@ -150,6 +150,23 @@ export function openApiDocument(apis: ApiDefinition[], version: string) {
       responses: {
         200: { description: 'Up', content: { 'application/json': { schema: { type: 'object', required: ['ok'], properties: { ok: { const: true } } } } } },
         503: { description: 'Database unreachable', content: { 'application/json': { schema: { type: 'object', properties: { ok: { const: false }, error: { type: 'string' }, code: { type: 'string' } } } } } },
+      },
+    },
+  };
+  paths['/readyz'] = {
+    get: {
+      operationId: 'readyz', summary: 'Readiness: every plan\'s rate table is loaded', security: [],
+      description: 'Needs no key. At start the rate tables of all plans load in the background; until they are all in memory this '
+        + 'answers 503 with the plans still loading (a call for one of them waits for its load). /healthz stays liveness.',
+      responses: {
+        200: { description: 'Ready', content: { 'application/json': { schema: { type: 'object', required: ['ok', 'plans_loaded'], properties: { ok: { const: true }, plans_loaded: { type: 'integer' } } } } } },
+        503: {
+          description: 'Rate tables still loading',
+          content: { 'application/json': { schema: { type: 'object', required: ['ok', 'code', 'plans_loading'], properties: {
+            ok: { const: false }, error: { type: 'string' }, code: { const: 'NOT_READY' }, plans_loaded: { type: 'integer' },
+            plans_loading: { type: 'array', items: { type: 'integer' }, description: 'ids of the plans whose tables are still loading' },
+          } } } },
+        },
       },
     },
   };

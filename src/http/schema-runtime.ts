@@ -62,9 +62,9 @@ export function errorCodesOf(api: ApiDefinition, e: Endpoint, method: 'get' | 'p
   add(405, 'METHOD_NOT_ALLOWED');
   // A credit that would carry a balance past the money range (money.ts) is refused, not rounded.
   if (writes) add(409, 'IDEMPOTENCY_MISMATCH', 'CONFLICT', 'BALANCE_OUT_OF_RANGE');
-  // Any request may carry a body, and any may meet a full write queue.
+  // Any request may carry a body, and any may meet a full write queue or a database busy past its wait.
   add(413, 'BODY_TOO_LARGE');
-  add(503, 'OVERLOADED');
+  add(503, 'OVERLOADED', 'DATABASE_BUSY');
   add(500, 'INTERNAL_ERROR');
   for (const [status, list] of Object.entries(own)) add(Number(status), ...(list ?? []));
   return new Map([...codes.entries()].sort((a, b) => a[0] - b[0]).map(([s, set]) => [s, [...set]]));

@@ -2,11 +2,15 @@
 //   prefix,destination,rate[,connect_charge,initblock,billingblock,minimal_time]
 // The file is read and every row validated (csv-rows.ts, over csv-tokenizer.ts) into compact
 // columns (rating/rate-columns.ts); one bad row imports nothing and is reported by line
-// number. Then one transaction upserts the rows by (plan_id, prefix) (rate-writers.ts) and bumps
-// the plan's rates_version; retail plans derived from it change with it, as they store only
-// their overrides (`retail_plans_rebuilt` and `retail_rows_written` stay 0). The rows are written in prefix order, so the (plan_id, prefix) index fills in sequence.
+// number. Then the rows are upserted by (plan_id, prefix) (rate-writers.ts) in prefix order, so
+// the (plan_id, prefix) index fills in sequence; the last transaction bumps the plan's
+// rates_version. Retail plans derived from it change with it, as they store only their
+// overrides (`retail_plans_rebuilt` and `retail_rows_written` stay 0). On SQLite the rows
+// commit in short, paced transactions (see importRatesCsv), on PostgreSQL in one.
 import type SqliteDatabase from 'better-sqlite3';
 import type { Db, Dialect, Trx } from '../db/connect.js';
+import { finishImportJournal, openImportJournal, recordImportProgress, unfinishedImports } from './import-journal.js';
+import { SqliteWritePacer } from './write-pacing.js';
 import { inTx } from '../db/tx.js';
 import { AppError, badRequest, notFound } from '../errors.js';
 import { positiveInt } from '../util/input.js';
@@ -36,12 +40,18 @@ export interface ImportTarget {
 
 export interface ImportSummary {
   plan_id: number;
+  /** The import's journal row (rate_imports.id). */
+  import_id: number;
+  /** Rows an earlier, unfinished run of the same file had committed, not written again. */
+  resumed_from_row: number;
   rows_imported: number;
   lines_read: number;
   header: boolean;
   retail_plans_rebuilt: number;
   retail_rows_written: number;
   seconds: number;
+  /** SQLite: of `seconds`, the time the import left the write lock to other connections. */
+  seconds_yielded: number;
   rows_per_second: number;
 }
 
@@ -50,9 +60,17 @@ async function assertPlan(db: Db | Trx, planId: number): Promise<void> {
   if (!plan) throw notFound('Plan');
 }
 
+/** The import's own wait for the write lock (the server may hold it for a batch now and then). */
+const SQLITE_IMPORT_BUSY_TIMEOUT_MS = 60_000;
+
 /**
  * Imports a CSV file of rates into a plan. Throws InvalidRowsError (nothing imported) when any
- * row is bad; otherwise everything is committed in one transaction.
+ * row is bad. On PostgreSQL everything commits in one transaction (MVCC: the switch path does
+ * not wait for it). On SQLite the rows commit in short transactions of a few ms each,
+ * paced so a running server's commits get in between (write-pacing.ts), and the plan's
+ * rates_version is bumped only by the last one, with the retail rebuild: servers keep rating on
+ * the old table until then, and the journal (import-journal.ts) makes an import cut short
+ * visible and resumable by running the same file again.
  */
 export async function importRatesCsv(target: ImportTarget, planIdInput: unknown, file: string, progress: ProgressSink = silentProgress): Promise<ImportSummary> {
   const started = performance.now();
@@ -64,34 +82,87 @@ export async function importRatesCsv(target: ImportTarget, planIdInput: unknown,
   if (rows.count === 0) throw badRequest('file', 'has no rate rows');
 
   const order = rows.prefixOrder();
-  const { write, chunkRows: chunk } = rateWriter(target.dialect, target.sqlite);
-
-  const outcome = await inTx(target.db, async (trx) => {
-    await assertPlan(trx, planId);
-    const now = nowIso();
-    progress.phase('importing', rows.count);
-    for (let from = 0; from < rows.count; from += chunk) {
-      const to = Math.min(rows.count, from + chunk);
-      await write(trx, planId, rows, order, from, to, now);
-      progress.update(to, to);
+  const { write, chunkRows } = rateWriter(target.dialect, target.sqlite);
+  if (target.db.isTransaction) throw new Error('importRatesCsv commits on its own: give it the database, not a transaction');
+  const db = target.db as Db;
+  const journal = await openImportJournal(db, planId, file, rows.count);
+  for (const u of await unfinishedImports(db, planId)) {
+    if (u.id === journal.id) {
+      if (journal.resumeFrom > 0) progress.note?.(`resuming import #${u.id} of this file, started ${u.started_at}: ${journal.resumeFrom.toLocaleString('en-US')} of ${u.rows_total.toLocaleString('en-US')} rows were committed`);
+      continue;
     }
-    progress.finish(rows.count, rows.count);
+    progress.note?.(`import #${u.id} of ${u.file} into plan ${planId} did not finish (${u.rows_written.toLocaleString('en-US')} of ${u.rows_total.toLocaleString('en-US')} rows, last ${u.updated_at}); run that file again to complete it`);
+  }
+  const now = nowIso();
+  progress.phase('importing', rows.count);
+
+  /** Bumps the version and closes the journal: in the transaction of the last rows. */
+  const finish = async (trx: Trx) => {
     await bumpRatesVersion(trx, planId);
+    await finishImportJournal(trx, journal.id, rows.count);
     // Retail plans derived from this one are not touched: their clients are rated from these
     // rows at their reseller's markup (plans/retail-rates.ts).
     return { retailPlans: 0, retailRows: 0 };
-  });
+  };
+
+  let outcome: { retailPlans: number; retailRows: number };
+  let yieldedMs = 0;
+  if (target.dialect === 'sqlite' && target.sqlite) {
+    const sqlite = target.sqlite;
+    sqlite.pragma(`busy_timeout = ${SQLITE_IMPORT_BUSY_TIMEOUT_MS}`);
+    const pacer = new SqliteWritePacer(sqlite);
+    let from = journal.resumeFrom;
+    let last: { retailPlans: number; retailRows: number } | null = null;
+    while (last === null) {
+      const to = Math.min(rows.count, from + pacer.chunkRows());
+      const asked = performance.now();
+      let began = asked;
+      last = await inTx(db, async (trx) => {
+        began = performance.now();
+        if (from === journal.resumeFrom) await assertPlan(trx, planId);
+        await write(trx, planId, rows, order, from, to, now);
+        if (to < rows.count) {
+          await recordImportProgress(trx, journal.id, to);
+          return null;
+        }
+        progress.finish(rows.count, rows.count);
+        return finish(trx);
+      });
+      pacer.noteBeginWait(began - asked);
+      progress.update(to, to);
+      const heldMs = performance.now() - began;
+      const written = to - from;
+      from = to;
+      if (last === null) pacer.between(written, heldMs);
+    }
+    outcome = last;
+    yieldedMs = pacer.yieldedMs;
+  } else {
+    outcome = await inTx(db, async (trx) => {
+      await assertPlan(trx, planId);
+      for (let from = 0; from < rows.count; from += chunkRows) {
+        const to = Math.min(rows.count, from + chunkRows);
+        await write(trx, planId, rows, order, from, to, now);
+        progress.update(to, to);
+      }
+      progress.finish(rows.count, rows.count);
+      return finish(trx);
+    });
+  }
   progress.end();
   await target.durable?.();
   const seconds = (performance.now() - started) / 1000;
   return {
     plan_id: planId,
+    import_id: journal.id,
+    resumed_from_row: journal.resumeFrom,
     rows_imported: rows.count,
     lines_read: parsed.lines,
     header: parsed.header,
     retail_plans_rebuilt: outcome.retailPlans,
     retail_rows_written: outcome.retailRows,
     seconds: Math.round(seconds * 1000) / 1000,
+    seconds_yielded: Math.round(yieldedMs) / 1000,
     rows_per_second: Math.round(rows.count / seconds),
   };
 }

@@ -8,6 +8,8 @@ export interface ProgressSink {
   /** Shows the phase's final numbers and closes it. */
   finish(done: number, rows: number): void;
   end(): void;
+  /** A line for the operator (an unfinished earlier import, a resumed one). */
+  note?(text: string): void;
 }
 
 export const silentProgress: ProgressSink = { phase() {}, update() {}, finish() {}, end() {} };
@@ -60,6 +62,11 @@ export class StderrProgress implements ProgressSink {
   finish(done: number, rows: number): void {
     if (this.#shownDone !== done || this.#tty) this.update(done, rows, true);
     this.end();
+  }
+
+  note(text: string): void {
+    this.end();
+    this.#out.write(`${text}\n`);
   }
 
   end(): void {

@@ -35,11 +35,11 @@ export function rateWriter(dialect: Dialect, sqlite?: SqliteDatabase.Database): 
   return {
     chunkRows: bulkChunkRows(dialect),
     write: (trx, planId, rows, order, from, to, now) => {
-      const { prefixes, destinations, destinationId, rateMicros, connectMicros, blocks } = rows;
+      const { destinations, destinationId, rateMicros, connectMicros, blocks } = rows;
       // In the order of RATES_UPSERT.columns.
       return upsert(trx, [planId, now], to - from, (k, out, o) => {
         const i = order[from + k];
-        out[o] = prefixes[i];
+        out[o] = rows.prefixOf(i);
         out[o + 1] = destinations[destinationId[i]];
         out[o + 2] = rateMicros[i];
         out[o + 3] = connectMicros[i];

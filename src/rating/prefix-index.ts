@@ -5,6 +5,17 @@
 
 /** Prefixes up to 15 digits (E.164 maximum) keep every key an exact double. */
 export const MAX_PREFIX_DIGITS = 15;
+const POW10_MAX = 10 ** MAX_PREFIX_DIGITS;
+
+/** The index as plain data: what crosses a thread boundary (the buffers are transferred, not copied). */
+export interface PrefixIndexSnapshot {
+  keys: Float64Array;
+  lengths: Uint8Array;
+  values: Int32Array;
+  size: number;
+  lengthsPresent: number;
+  maxLength: number;
+}
 
 export class PrefixIndex {
   #keys: Float64Array;
@@ -27,6 +38,44 @@ export class PrefixIndex {
 
   get size(): number {
     return this.#size;
+  }
+
+  /** An index over buffers built elsewhere (a loader thread), used as they are. */
+  static fromSnapshot(s: PrefixIndexSnapshot): PrefixIndex {
+    const index = new PrefixIndex(0);
+    index.#keys = s.keys;
+    index.#lengths = s.lengths;
+    index.#values = s.values;
+    index.#mask = s.keys.length - 1;
+    index.#size = s.size;
+    index.#lengthsPresent = s.lengthsPresent;
+    index.#maxLength = s.maxLength;
+    return index;
+  }
+
+  snapshot(): PrefixIndexSnapshot {
+    return {
+      keys: this.#keys, lengths: this.#lengths, values: this.#values,
+      size: this.#size, lengthsPresent: this.#lengthsPresent, maxLength: this.#maxLength,
+    };
+  }
+
+  /** The buffers of snapshot(), for a transfer list. */
+  buffers(): ArrayBuffer[] {
+    return [this.#keys.buffer as ArrayBuffer, this.#lengths.buffer as ArrayBuffer, this.#values.buffer as ArrayBuffer];
+  }
+
+  /** Sets the value of a prefix given as (numeric value, digit count), as set() does for its text. */
+  setNumeric(key: number, len: number, value: number): void {
+    if (!(len >= 1 && len <= MAX_PREFIX_DIGITS) || !Number.isInteger(key) || key < 0 || key >= POW10_MAX) {
+      throw new RangeError(`prefix must be 1-${MAX_PREFIX_DIGITS} digits: ${key}/${len}`);
+    }
+    this.#insert(key, len, value, true);
+  }
+
+  /** The value stored for exactly (numeric value, digit count), or -1. */
+  getNumeric(key: number, len: number): number {
+    return this.#probe(key, len);
   }
 
   static #hash(value: number, length: number): number {
@@ -57,8 +106,10 @@ export class PrefixIndex {
 
   /** Inserts, or finds the prefix and (when `replace`) overwrites it; returns the previous value or -1. */
   #store(prefix: string, value: number, replace: boolean): number {
-    const key = PrefixIndex.#parse(prefix);
-    const len = prefix.length;
+    return this.#insert(PrefixIndex.#parse(prefix), prefix.length, value, replace);
+  }
+
+  #insert(key: number, len: number, value: number, replace: boolean): number {
     if ((this.#size + 1) * 2 > this.#keys.length) this.#grow();
     let slot = PrefixIndex.#hash(key, len) & this.#mask;
     for (;;) {

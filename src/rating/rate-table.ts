@@ -1,8 +1,9 @@
 // A plan's rates in memory for rating: the prefix index over the rows of a RateColumns store
 // (rate-columns.ts, the same store the CSV import validates into). Pure: filled by the caller,
-// no I/O.
-import { RateColumns, type RateRow } from './rate-columns.js';
-import { PrefixIndex } from './prefix-index.js';
+// no I/O. A table is typed arrays and one list of destination names, so a loader thread builds
+// it and hands it over whole (snapshot(), buffers(), fromSnapshot()) without a copy.
+import { RateColumns, type RateColumnsSnapshot, type RateRow } from './rate-columns.js';
+import { PrefixIndex, type PrefixIndexSnapshot } from './prefix-index.js';
 import type { Tariff } from './tariff.js';
 
 export type { RateRow };
@@ -13,14 +14,33 @@ export interface RateMatch {
   tariff: Tariff;
 }
 
+export interface RateTableSnapshot {
+  index: PrefixIndexSnapshot;
+  rows: RateColumnsSnapshot;
+}
+
 export class RateTable {
   readonly #index: PrefixIndex;
   readonly #rows: RateColumns;
 
-  constructor(expectedRows = 16) {
+  constructor(expectedRows = 16, built?: { index: PrefixIndex; rows: RateColumns }) {
     const capacity = Math.max(16, expectedRows);
-    this.#index = new PrefixIndex(capacity);
-    this.#rows = new RateColumns(capacity);
+    this.#index = built?.index ?? new PrefixIndex(capacity);
+    this.#rows = built?.rows ?? new RateColumns(capacity);
+  }
+
+  /** A table over the buffers of another thread's snapshot(). */
+  static fromSnapshot(s: RateTableSnapshot): RateTable {
+    return new RateTable(0, { index: PrefixIndex.fromSnapshot(s.index), rows: RateColumns.fromSnapshot(s.rows) });
+  }
+
+  snapshot(): RateTableSnapshot {
+    return { index: this.#index.snapshot(), rows: this.#rows.snapshot() };
+  }
+
+  /** Every buffer of snapshot(): the transfer list that moves the table instead of copying it. */
+  buffers(): ArrayBuffer[] {
+    return [...this.#index.buffers(), ...this.#rows.buffers()];
   }
 
   get size(): number {
@@ -44,7 +64,7 @@ export class RateTable {
     if (i === -1) return null;
     const rows = this.#rows;
     return {
-      prefix: rows.prefixes[i],
+      prefix: rows.prefixOf(i),
       destination: rows.destinations[rows.destinationId[i]],
       tariff: {
         rateMicrosPerMinute: BigInt(rows.rateMicros[i]),

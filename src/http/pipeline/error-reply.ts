@@ -12,11 +12,19 @@ function uniqueViolation(err: unknown): boolean {
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
+function sqliteBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED');
+}
+
 /** The AppError an error answers as, or null when it is the server's fault (a 500). */
 export function toAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
   // The storage layer's full write queue (db/tx-batch.ts): 503 OVERLOADED, retry shortly.
   if (err instanceof OverloadedError) return err.toAppError();
+  // SQLite's write lock held past busy_timeout (another process writing, e.g. a bulk job):
+  // nothing was applied, and the same request may succeed shortly. Never a 500.
+  if (sqliteBusy(err)) return new AppError(503, 'DATABASE_BUSY', 'The database is busy; nothing was applied, retry shortly');
   if (uniqueViolation(err)) return new AppError(409, 'CONFLICT', 'A conflicting record already exists; retry or choose another value');
   const status = (err as { statusCode?: number }).statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
