@@ -487,6 +487,147 @@ function paymentStatusWidth(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Lists whose time does not grow with history. Each list gets an index that matches its filter
+ * and its order (newest first by id), so page one and a keyset page (`after`) read one page of
+ * index entries however long the history is. The answered and failed calls of an account get a
+ * partial index each, replacing the one over all calls: every CDR still writes one account
+ * index entry. The refills are the few credits among an account's many call postings: a
+ * partial index holds just them. The literals here are the ones the list queries repeat
+ * (calls/history.ts, refills/refills.ts): a partial index is used only for a query that names
+ * its condition.
+ *
+ * Totals: `list_counts` holds the row count of each list per owner, kept by triggers in the
+ * transaction of every insert, delete or re-filing of a counted row, so it is exact for every
+ * write path, including ones added later, and a total is one primary-key read. Lists and their
+ * keys (owner is the account the list belongs to; 0 for the operator's own lists):
+ *   calls.answered, calls.failed   calls of the account (disposition ANSWERED or not)
+ *   refills                        its credits of kind refill, voucher, transfer, payment
+ *   clients                        accounts of role client under the reseller
+ *   transactions, transactions:S   the reseller's transfers and payments, all and by status S
+ *   accounts, accounts:R           (owner 0) every account, and those of role R
+ * Existing rows are counted here, before the triggers take over.
+ */
+const REFILL_KINDS_SQL = `('refill', 'voucher', 'transfer', 'payment')`;
+const CALL_LIST = (row: 'new' | 'old') => `case when ${row}.disposition = 'ANSWERED' then 'calls.answered' else 'calls.failed' end`;
+
+/**
+ * Each counted table: the counters (owner, list) one of its rows adds to, the columns that file
+ * it, and which rows count at all (`counts`: checked by the trigger itself, so a call's posting,
+ * the commonest row, runs no trigger body).
+ */
+interface CountedTable {
+  table: string;
+  filedBy: string[];
+  counts?: (row: 'new' | 'old') => string;
+  counters: (row: 'new' | 'old') => Array<{ owner: string; list: string; when?: string }>;
+}
+const COUNTED: CountedTable[] = [
+  { table: 'calls', filedBy: ['account_id', 'disposition'], counters: (r) => [{ owner: `${r}.account_id`, list: CALL_LIST(r) }] },
+  {
+    table: 'ledger_postings', filedBy: ['account_id', 'kind', 'amount_micros'],
+    counts: (r) => `${r}.kind in ${REFILL_KINDS_SQL} and ${r}.amount_micros > 0`,
+    counters: (r) => [{ owner: `${r}.account_id`, list: `'refills'` }],
+  },
+  {
+    table: 'accounts', filedBy: ['role', 'parent_id'],
+    counters: (r) => [
+      { owner: '0', list: `'accounts'` },
+      { owner: '0', list: `'accounts:' || ${r}.role` },
+      { owner: `${r}.parent_id`, list: `'clients'`, when: `${r}.role = 'client' and ${r}.parent_id is not null` },
+    ],
+  },
+  {
+    table: 'reseller_transactions', filedBy: ['reseller_id', 'status'],
+    counters: (r) => [
+      { owner: `${r}.reseller_id`, list: `'transactions'` },
+      { owner: `${r}.reseller_id`, list: `'transactions:' || ${r}.status` },
+    ],
+  },
+];
+
+function listCounts(dialect: Dialect): Migration {
+  return {
+    async up(db: AnyDb) {
+      await sql.raw(`create table list_counts (
+          owner_id bigint not null,
+          list varchar(48) not null,
+          n bigint not null,
+          primary key (owner_id, list)
+        )${dialect === 'sqlite' ? ' without rowid' : ''}`).execute(db);
+
+      await sql`drop index calls_account_idx`.execute(db);
+      await sql`create index calls_answered_idx on calls (account_id, id) where disposition = 'ANSWERED'`.execute(db);
+      await sql`create index calls_failed_idx on calls (account_id, id) where disposition <> 'ANSWERED'`.execute(db);
+      await sql.raw(`create index ledger_refills_idx on ledger_postings (account_id, id)
+        where kind in ${REFILL_KINDS_SQL} and amount_micros > 0`).execute(db);
+      await sql`create index reseller_transactions_status_idx on reseller_transactions (reseller_id, status, id)`.execute(db);
+      await sql`create index accounts_parent_role_idx on accounts (parent_id, role, id)`.execute(db);
+      await sql`create index accounts_role_idx on accounts (role, id)`.execute(db);
+
+      await sql.raw(`insert into list_counts (owner_id, list, n)
+        select account_id, ${CALL_LIST('old').replaceAll('old.', '')}, count(*) from calls
+        group by account_id, ${CALL_LIST('old').replaceAll('old.', '')}`).execute(db);
+      await sql.raw(`insert into list_counts (owner_id, list, n)
+        select account_id, 'refills', count(*) from ledger_postings
+        where kind in ${REFILL_KINDS_SQL} and amount_micros > 0 group by account_id`).execute(db);
+      await sql`insert into list_counts (owner_id, list, n)
+        select parent_id, 'clients', count(*) from accounts where role = 'client' and parent_id is not null group by parent_id`.execute(db);
+      await sql`insert into list_counts (owner_id, list, n) select 0, 'accounts', count(*) from accounts having count(*) > 0`.execute(db);
+      await sql`insert into list_counts (owner_id, list, n) select 0, 'accounts:' || role, count(*) from accounts group by role`.execute(db);
+      await sql`insert into list_counts (owner_id, list, n)
+        select reseller_id, 'transactions', count(*) from reseller_transactions group by reseller_id`.execute(db);
+      await sql`insert into list_counts (owner_id, list, n)
+        select reseller_id, 'transactions:' || status, count(*) from reseller_transactions group by reseller_id, status`.execute(db);
+
+      if (dialect === 'sqlite') {
+        for (const { table, filedBy, counts, counters } of COUNTED) {
+          const bump = (row: 'new' | 'old', delta: 1 | -1, whole = false) => counters(row).map((c) => {
+            const when = [c.when, whole ? counts?.(row) : undefined].filter(Boolean).join(' and ') || 'true';
+            return `insert into list_counts (owner_id, list, n) select ${c.owner}, ${c.list}, ${delta} where ${when}
+              on conflict (owner_id, list) do update set n = n + excluded.n;`;
+          }).join('\n');
+          const only = (row: 'new' | 'old') => (counts ? ` when ${counts(row)}` : '');
+          await sql.raw(`create trigger ${table}_counted_ins after insert on ${table}${only('new')} begin ${bump('new', 1)} end`).execute(db);
+          await sql.raw(`create trigger ${table}_counted_del after delete on ${table}${only('old')} begin ${bump('old', -1)} end`).execute(db);
+          await sql.raw(`create trigger ${table}_counted_upd after update of ${filedBy.join(', ')} on ${table}
+            begin ${bump('old', -1, true)} ${bump('new', 1, true)} end`).execute(db);
+        }
+        return;
+      }
+      // PostgreSQL: one trigger function per table, naming the table by its schema so that it
+      // counts in the right place whatever the search_path of the connection that writes.
+      const schema = (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0].s;
+      const countsTable = `"${schema.replaceAll('"', '""')}".list_counts`;
+      for (const { table, filedBy, counts, counters } of COUNTED) {
+        const bump = (row: 'new' | 'old', delta: 1 | -1) => counters(row).map((c) => {
+          const when = [c.when, counts?.(row)].filter(Boolean).join(' and ') || 'true';
+          return `
+            if ${when} then
+              insert into ${countsTable} as lc (owner_id, list, n) values (${c.owner}, ${c.list}, ${delta})
+              on conflict (owner_id, list) do update set n = lc.n + excluded.n;
+            end if;`;
+        }).join('');
+        await sql.raw(`create function ${table}_counted() returns trigger language plpgsql as $fn$
+          begin
+            if tg_op in ('UPDATE', 'DELETE') then ${bump('old', -1)}
+            end if;
+            if tg_op in ('UPDATE', 'INSERT') then ${bump('new', 1)}
+            end if;
+            return null;
+          end $fn$`).execute(db);
+        const only = (row: 'new' | 'old') => (counts ? ` when (${counts(row)})` : '');
+        await sql.raw(`create trigger ${table}_counted_ins after insert on ${table}
+          for each row${only('new')} execute function ${table}_counted()`).execute(db);
+        await sql.raw(`create trigger ${table}_counted_del after delete on ${table}
+          for each row${only('old')} execute function ${table}_counted()`).execute(db);
+        await sql.raw(`create trigger ${table}_counted_upd after update of ${filedBy.join(', ')} on ${table}
+          for each row execute function ${table}_counted()`).execute(db);
+      }
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
@@ -498,6 +639,7 @@ export function migrationsFor(dialect: Dialect): Record<string, Migration> {
     '0007_api_key_lifecycle': apiKeyLifecycle(),
     '0008_ip_auth_owners': ipAuthOwners(),
     '0009_payment_status_width': paymentStatusWidth(dialect),
+    '0010_list_counts': listCounts(dialect),
   };
 }
 
