@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { benchCsvImport } from './csv-import.js';
 import { benchMe } from './http-me.js';
+import { benchLists } from './lists.js';
 import { benchRating } from './rating.js';
 import { benchSwitchPath } from './switch-path.js';
 
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<void>> = {
   rating: () => benchRating(root),
   csv: () => benchCsvImport(root),
   switch: () => benchSwitchPath(root),
+  lists: () => benchLists(root),
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;

@@ -546,6 +546,29 @@ const COUNTED: CountedTable[] = [
   },
 ];
 
+/**
+ * Statements that count every list from its rows into an empty `list_counts`: migration 0010's
+ * backfill, and the way to recount after a bulk load made with the triggers off. (On PostgreSQL,
+ * a single transaction that adds very many rows to one list is slow with the triggers on: each
+ * row updates the same count row, and those updates pile up until the transaction ends.)
+ */
+export const LIST_COUNTS_FROM_ROWS: readonly string[] = [
+  `insert into list_counts (owner_id, list, n)
+    select account_id, ${CALL_LIST('old').replaceAll('old.', '')}, count(*) from calls
+    group by account_id, ${CALL_LIST('old').replaceAll('old.', '')}`,
+  `insert into list_counts (owner_id, list, n)
+    select account_id, 'refills', count(*) from ledger_postings
+    where kind in ${REFILL_KINDS_SQL} and amount_micros > 0 group by account_id`,
+  `insert into list_counts (owner_id, list, n)
+    select parent_id, 'clients', count(*) from accounts where role = 'client' and parent_id is not null group by parent_id`,
+  `insert into list_counts (owner_id, list, n) select 0, 'accounts', count(*) from accounts having count(*) > 0`,
+  `insert into list_counts (owner_id, list, n) select 0, 'accounts:' || role, count(*) from accounts group by role`,
+  `insert into list_counts (owner_id, list, n)
+    select reseller_id, 'transactions', count(*) from reseller_transactions group by reseller_id`,
+  `insert into list_counts (owner_id, list, n)
+    select reseller_id, 'transactions:' || status, count(*) from reseller_transactions group by reseller_id, status`,
+];
+
 function listCounts(dialect: Dialect): Migration {
   return {
     async up(db: AnyDb) {
@@ -565,20 +588,7 @@ function listCounts(dialect: Dialect): Migration {
       await sql`create index accounts_parent_role_idx on accounts (parent_id, role, id)`.execute(db);
       await sql`create index accounts_role_idx on accounts (role, id)`.execute(db);
 
-      await sql.raw(`insert into list_counts (owner_id, list, n)
-        select account_id, ${CALL_LIST('old').replaceAll('old.', '')}, count(*) from calls
-        group by account_id, ${CALL_LIST('old').replaceAll('old.', '')}`).execute(db);
-      await sql.raw(`insert into list_counts (owner_id, list, n)
-        select account_id, 'refills', count(*) from ledger_postings
-        where kind in ${REFILL_KINDS_SQL} and amount_micros > 0 group by account_id`).execute(db);
-      await sql`insert into list_counts (owner_id, list, n)
-        select parent_id, 'clients', count(*) from accounts where role = 'client' and parent_id is not null group by parent_id`.execute(db);
-      await sql`insert into list_counts (owner_id, list, n) select 0, 'accounts', count(*) from accounts having count(*) > 0`.execute(db);
-      await sql`insert into list_counts (owner_id, list, n) select 0, 'accounts:' || role, count(*) from accounts group by role`.execute(db);
-      await sql`insert into list_counts (owner_id, list, n)
-        select reseller_id, 'transactions', count(*) from reseller_transactions group by reseller_id`.execute(db);
-      await sql`insert into list_counts (owner_id, list, n)
-        select reseller_id, 'transactions:' || status, count(*) from reseller_transactions group by reseller_id, status`.execute(db);
+      for (const statement of LIST_COUNTS_FROM_ROWS) await sql.raw(statement).execute(db);
 
       if (dialect === 'sqlite') {
         for (const { table, filedBy, counts, counters } of COUNTED) {
