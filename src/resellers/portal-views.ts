@@ -51,9 +51,9 @@ export async function clientDashboard(ctx: Ctx, actor: Actor, login: unknown) {
   const db = ctx.db;
   // SIP accounts and caller IDs are a handful per client, counted; the histories are not.
   const [sipAccounts, callerIds, calls, failedCalls, refills] = await Promise.all([
-    db.selectFrom('sip_accounts').select((eb) => eb.fn.countAll().as('n'))
-      .where('account_id', '=', id).where('kind', 'not in', SERVICE_KINDS).executeTakeFirstOrThrow().then(counted),
-    db.selectFrom('callerids').select((eb) => eb.fn.countAll().as('n')).where('account_id', '=', id).executeTakeFirstOrThrow().then(counted),
+    ctx.reads.all(db.selectFrom('sip_accounts').select((eb) => eb.fn.countAll().as('n'))
+      .where('account_id', '=', id).where('kind', 'not in', SERVICE_KINDS)).then((rows) => counted(rows[0])),
+    ctx.reads.all(db.selectFrom('callerids').select((eb) => eb.fn.countAll().as('n')).where('account_id', '=', id)).then((rows) => counted(rows[0])),
     listTotal(ctx.reads, db, id, 'calls.answered'),
     listTotal(ctx.reads, db, id, 'calls.failed'),
     listTotal(ctx.reads, db, id, 'refills'),
