@@ -506,7 +506,8 @@ function paymentStatusWidth(dialect: Dialect): Migration {
  *   clients                        accounts of role client under the reseller
  *   transactions, transactions:S   the reseller's transfers and payments, all and by status S
  *   accounts, accounts:R           (owner 0) every account, and those of role R
- * Existing rows are counted here, before the triggers take over.
+ * Existing rows are counted here, before the triggers take over. Every step may run again
+ * (a database taken back to an earlier migration): the counts are then counted afresh.
  */
 const REFILL_KINDS_SQL = `('refill', 'voucher', 'transfer', 'payment')`;
 const CALL_LIST = (row: 'new' | 'old') => `case when ${row}.disposition = 'ANSWERED' then 'calls.answered' else 'calls.failed' end`;
@@ -572,22 +573,23 @@ export const LIST_COUNTS_FROM_ROWS: readonly string[] = [
 function listCounts(dialect: Dialect): Migration {
   return {
     async up(db: AnyDb) {
-      await sql.raw(`create table list_counts (
+      await sql.raw(`create table if not exists list_counts (
           owner_id bigint not null,
           list varchar(48) not null,
           n bigint not null,
           primary key (owner_id, list)
         )${dialect === 'sqlite' ? ' without rowid' : ''}`).execute(db);
 
-      await sql`drop index calls_account_idx`.execute(db);
-      await sql`create index calls_answered_idx on calls (account_id, id) where disposition = 'ANSWERED'`.execute(db);
-      await sql`create index calls_failed_idx on calls (account_id, id) where disposition <> 'ANSWERED'`.execute(db);
-      await sql.raw(`create index ledger_refills_idx on ledger_postings (account_id, id)
+      await sql`drop index if exists calls_account_idx`.execute(db);
+      await sql`create index if not exists calls_answered_idx on calls (account_id, id) where disposition = 'ANSWERED'`.execute(db);
+      await sql`create index if not exists calls_failed_idx on calls (account_id, id) where disposition <> 'ANSWERED'`.execute(db);
+      await sql.raw(`create index if not exists ledger_refills_idx on ledger_postings (account_id, id)
         where kind in ${REFILL_KINDS_SQL} and amount_micros > 0`).execute(db);
-      await sql`create index reseller_transactions_status_idx on reseller_transactions (reseller_id, status, id)`.execute(db);
-      await sql`create index accounts_parent_role_idx on accounts (parent_id, role, id)`.execute(db);
-      await sql`create index accounts_role_idx on accounts (role, id)`.execute(db);
+      await sql`create index if not exists reseller_transactions_status_idx on reseller_transactions (reseller_id, status, id)`.execute(db);
+      await sql`create index if not exists accounts_parent_role_idx on accounts (parent_id, role, id)`.execute(db);
+      await sql`create index if not exists accounts_role_idx on accounts (role, id)`.execute(db);
 
+      await sql`delete from list_counts`.execute(db);
       for (const statement of LIST_COUNTS_FROM_ROWS) await sql.raw(statement).execute(db);
 
       if (dialect === 'sqlite') {
@@ -598,9 +600,9 @@ function listCounts(dialect: Dialect): Migration {
               on conflict (owner_id, list) do update set n = n + excluded.n;`;
           }).join('\n');
           const only = (row: 'new' | 'old') => (counts ? ` when ${counts(row)}` : '');
-          await sql.raw(`create trigger ${table}_counted_ins after insert on ${table}${only('new')} begin ${bump('new', 1)} end`).execute(db);
-          await sql.raw(`create trigger ${table}_counted_del after delete on ${table}${only('old')} begin ${bump('old', -1)} end`).execute(db);
-          await sql.raw(`create trigger ${table}_counted_upd after update of ${filedBy.join(', ')} on ${table}
+          await sql.raw(`create trigger if not exists ${table}_counted_ins after insert on ${table}${only('new')} begin ${bump('new', 1)} end`).execute(db);
+          await sql.raw(`create trigger if not exists ${table}_counted_del after delete on ${table}${only('old')} begin ${bump('old', -1)} end`).execute(db);
+          await sql.raw(`create trigger if not exists ${table}_counted_upd after update of ${filedBy.join(', ')} on ${table}
             begin ${bump('old', -1, true)} ${bump('new', 1, true)} end`).execute(db);
         }
         return;
@@ -618,7 +620,7 @@ function listCounts(dialect: Dialect): Migration {
               on conflict (owner_id, list) do update set n = lc.n + excluded.n;
             end if;`;
         }).join('');
-        await sql.raw(`create function ${table}_counted() returns trigger language plpgsql as $fn$
+        await sql.raw(`create or replace function ${table}_counted() returns trigger language plpgsql as $fn$
           begin
             if tg_op in ('UPDATE', 'DELETE') then ${bump('old', -1)}
             end if;
@@ -627,6 +629,7 @@ function listCounts(dialect: Dialect): Migration {
             return null;
           end $fn$`).execute(db);
         const only = (row: 'new' | 'old') => (counts ? ` when (${counts(row)})` : '');
+        for (const event of ['ins', 'del', 'upd']) await sql.raw(`drop trigger if exists ${table}_counted_${event} on ${table}`).execute(db);
         await sql.raw(`create trigger ${table}_counted_ins after insert on ${table}
           for each row${only('new')} execute function ${table}_counted()`).execute(db);
         await sql.raw(`create trigger ${table}_counted_del after delete on ${table}
