@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { benchCsvImport } from './csv-import.js';
 import { benchMe } from './http-me.js';
+import { benchLists } from './lists.js';
 import { benchPlanLoads } from './plan-loads.js';
 import { benchRating } from './rating.js';
 import { benchResellers } from './resellers.js';
@@ -23,6 +24,7 @@ const benches: Record<string, () => Promise<void>> = {
   resellers: () => benchResellers(root),
   readers: () => benchSwitchReaders(root),
   plans: () => benchPlanLoads(root),
+  lists: () => benchLists(root),
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;

@@ -1,12 +1,13 @@
 // Operator actions on any account: refills and adjustments, status, listing.
 import type { Ctx } from '../context.js';
+import { listTotal, OPERATOR_LISTS } from '../db/list-counts.js';
 import type { Account, Role } from '../db/schema.js';
 import { lockAccounts } from '../db/locks.js';
 import { inTx } from '../db/tx.js';
 import { badRequest, notFound } from '../errors.js';
 import { post } from '../ledger/ledger.js';
 import { formatMoney, microsFromDb } from '../money.js';
-import { bool, money, optionalString, paging, requiredString } from '../util/input.js';
+import { bool, cursorPaging, money, optionalString, pageWithNext, requiredString } from '../util/input.js';
 import { formatLocal, nowIso } from '../util/time.js';
 
 export function accountView(a: Account) {
@@ -72,8 +73,9 @@ export async function setAccountStatus(ctx: Ctx, input: { login?: unknown; activ
 
 const ROLES: Role[] = ['admin', 'reseller', 'client', 'switch'];
 
-export async function listAccounts(ctx: Ctx, query: { role?: unknown; limit?: unknown; offset?: unknown }) {
-  const { limit, offset } = paging(query);
+/** Every account, or those of one role, oldest first; the total is the maintained count. */
+export async function listAccounts(ctx: Ctx, query: { role?: unknown; limit?: unknown; offset?: unknown; after?: unknown }) {
+  const page = cursorPaging(query);
   let role: Role | undefined;
   if (query.role !== undefined && query.role !== '') {
     if (!ROLES.includes(query.role as Role)) throw badRequest('role', `must be one of ${ROLES.join(', ')}`);
@@ -81,9 +83,13 @@ export async function listAccounts(ctx: Ctx, query: { role?: unknown; limit?: un
   }
   let base = ctx.db.selectFrom('accounts');
   if (role) base = base.where('role', '=', role);
-  const total = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  const rows = await base.selectAll().orderBy('id').limit(limit).offset(offset).execute();
-  return { total: Number(total.n), limit, offset, accounts: rows.map(accountView) };
+  if (page.afterId !== null) base = base.where('id', '>', page.afterId);
+  const [total, found] = await Promise.all([
+    listTotal(ctx.reads, ctx.db, OPERATOR_LISTS, role ? `accounts:${role}` : 'accounts'),
+    ctx.reads.all(base.selectAll().orderBy('id').limit(page.limit + 1).offset(page.offset)),
+  ]);
+  const { rows, next } = pageWithNext(found, page.limit, (r) => Number(r.id));
+  return { total, limit: page.limit, offset: page.offset, next, accounts: rows.map(accountView) };
 }
 
 export async function getAccount(ctx: Ctx, login: unknown) {

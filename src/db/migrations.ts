@@ -489,6 +489,169 @@ function paymentStatusWidth(dialect: Dialect): Migration {
 }
 
 /**
+ * Lists whose time does not grow with history. Each list gets an index that matches its filter
+ * and its order (newest first by id), so page one and a keyset page (`after`) read one page of
+ * index entries however long the history is. The answered and failed calls of an account get a
+ * partial index each, replacing the one over all calls: every CDR still writes one account
+ * index entry. The refills are the few credits among an account's many call postings: a
+ * partial index holds just them. The literals here are the ones the list queries repeat
+ * (calls/history.ts, refills/refills.ts): a partial index is used only for a query that names
+ * its condition.
+ *
+ * Totals: `list_counts` holds the row count of each list per owner, kept by triggers in the
+ * transaction of every insert, delete or re-filing of a counted row, so it is exact for every
+ * write path, including ones added later, and a total is one primary-key read. Lists and their
+ * keys (owner is the account the list belongs to; 0 for the operator's own lists):
+ *   calls.answered, calls.failed   calls of the account (disposition ANSWERED or not)
+ *   refills                        its credits of kind refill, voucher, transfer, payment
+ *   clients                        accounts of role client under the reseller
+ *   transactions, transactions:S   the reseller's transfers and payments, all and by status S
+ *   accounts, accounts:R           (owner 0) every account, and those of role R
+ * Existing rows are counted here, before the triggers take over. Every step may run again
+ * (a database taken back to an earlier migration): the counts are then counted afresh.
+ */
+const REFILL_KINDS_SQL = `('refill', 'voucher', 'transfer', 'payment')`;
+const CALL_LIST = (row: 'new' | 'old') => `case when ${row}.disposition = 'ANSWERED' then 'calls.answered' else 'calls.failed' end`;
+
+/**
+ * Each counted table: the counters (owner, list) one of its rows adds to, the columns that file
+ * it, and which rows count at all (`counts`: checked by the trigger itself, so a call's posting,
+ * the commonest row, runs no trigger body).
+ */
+interface CountedTable {
+  table: string;
+  filedBy: string[];
+  /**
+   * PostgreSQL: a trigger that names a column pins its type (ALTER ... TYPE is refused while it
+   * stands). A column whose width has changed before, and may again, is left unnamed: the
+   * trigger fires on every update of the table and compares the filing columns itself.
+   */
+  unpinned?: true;
+  counts?: (row: 'new' | 'old') => string;
+  counters: (row: 'new' | 'old') => Array<{ owner: string; list: string; when?: string }>;
+}
+const COUNTED: CountedTable[] = [
+  { table: 'calls', filedBy: ['account_id', 'disposition'], counters: (r) => [{ owner: `${r}.account_id`, list: CALL_LIST(r) }] },
+  {
+    table: 'ledger_postings', filedBy: ['account_id', 'kind', 'amount_micros'],
+    counts: (r) => `${r}.kind in ${REFILL_KINDS_SQL} and ${r}.amount_micros > 0`,
+    counters: (r) => [{ owner: `${r}.account_id`, list: `'refills'` }],
+  },
+  {
+    table: 'accounts', filedBy: ['role', 'parent_id'],
+    counters: (r) => [
+      { owner: '0', list: `'accounts'` },
+      { owner: '0', list: `'accounts:' || ${r}.role` },
+      { owner: `${r}.parent_id`, list: `'clients'`, when: `${r}.role = 'client' and ${r}.parent_id is not null` },
+    ],
+  },
+  {
+    table: 'reseller_transactions', filedBy: ['reseller_id', 'status'], unpinned: true,
+    counters: (r) => [
+      { owner: `${r}.reseller_id`, list: `'transactions'` },
+      { owner: `${r}.reseller_id`, list: `'transactions:' || ${r}.status` },
+    ],
+  },
+];
+
+/**
+ * Statements that count every list from its rows into an empty `list_counts`: migration 0010's
+ * backfill, and the way to recount after a bulk load made with the triggers off. (On PostgreSQL,
+ * a single transaction that adds very many rows to one list is slow with the triggers on: each
+ * row updates the same count row, and those updates pile up until the transaction ends.)
+ */
+export const LIST_COUNTS_FROM_ROWS: readonly string[] = [
+  `insert into list_counts (owner_id, list, n)
+    select account_id, ${CALL_LIST('old').replaceAll('old.', '')}, count(*) from calls
+    group by account_id, ${CALL_LIST('old').replaceAll('old.', '')}`,
+  `insert into list_counts (owner_id, list, n)
+    select account_id, 'refills', count(*) from ledger_postings
+    where kind in ${REFILL_KINDS_SQL} and amount_micros > 0 group by account_id`,
+  `insert into list_counts (owner_id, list, n)
+    select parent_id, 'clients', count(*) from accounts where role = 'client' and parent_id is not null group by parent_id`,
+  `insert into list_counts (owner_id, list, n) select 0, 'accounts', count(*) from accounts having count(*) > 0`,
+  `insert into list_counts (owner_id, list, n) select 0, 'accounts:' || role, count(*) from accounts group by role`,
+  `insert into list_counts (owner_id, list, n)
+    select reseller_id, 'transactions', count(*) from reseller_transactions group by reseller_id`,
+  `insert into list_counts (owner_id, list, n)
+    select reseller_id, 'transactions:' || status, count(*) from reseller_transactions group by reseller_id, status`,
+];
+
+function listCounts(dialect: Dialect): Migration {
+  return {
+    async up(db: AnyDb) {
+      await sql.raw(`create table if not exists list_counts (
+          owner_id bigint not null,
+          list varchar(48) not null,
+          n bigint not null,
+          primary key (owner_id, list)
+        )${dialect === 'sqlite' ? ' without rowid' : ''}`).execute(db);
+
+      await sql`drop index if exists calls_account_idx`.execute(db);
+      await sql`create index if not exists calls_answered_idx on calls (account_id, id) where disposition = 'ANSWERED'`.execute(db);
+      await sql`create index if not exists calls_failed_idx on calls (account_id, id) where disposition <> 'ANSWERED'`.execute(db);
+      await sql.raw(`create index if not exists ledger_refills_idx on ledger_postings (account_id, id)
+        where kind in ${REFILL_KINDS_SQL} and amount_micros > 0`).execute(db);
+      await sql`create index if not exists reseller_transactions_status_idx on reseller_transactions (reseller_id, status, id)`.execute(db);
+      await sql`create index if not exists accounts_parent_role_idx on accounts (parent_id, role, id)`.execute(db);
+      await sql`create index if not exists accounts_role_idx on accounts (role, id)`.execute(db);
+
+      await sql`delete from list_counts`.execute(db);
+      for (const statement of LIST_COUNTS_FROM_ROWS) await sql.raw(statement).execute(db);
+
+      if (dialect === 'sqlite') {
+        for (const { table, filedBy, counts, counters } of COUNTED) {
+          const bump = (row: 'new' | 'old', delta: 1 | -1, whole = false) => counters(row).map((c) => {
+            const when = [c.when, whole ? counts?.(row) : undefined].filter(Boolean).join(' and ') || 'true';
+            return `insert into list_counts (owner_id, list, n) select ${c.owner}, ${c.list}, ${delta} where ${when}
+              on conflict (owner_id, list) do update set n = n + excluded.n;`;
+          }).join('\n');
+          const only = (row: 'new' | 'old') => (counts ? ` when ${counts(row)}` : '');
+          await sql.raw(`create trigger if not exists ${table}_counted_ins after insert on ${table}${only('new')} begin ${bump('new', 1)} end`).execute(db);
+          await sql.raw(`create trigger if not exists ${table}_counted_del after delete on ${table}${only('old')} begin ${bump('old', -1)} end`).execute(db);
+          await sql.raw(`create trigger if not exists ${table}_counted_upd after update of ${filedBy.join(', ')} on ${table}
+            begin ${bump('old', -1, true)} ${bump('new', 1, true)} end`).execute(db);
+        }
+        return;
+      }
+      // PostgreSQL: one trigger function per table, naming the table by its schema so that it
+      // counts in the right place whatever the search_path of the connection that writes.
+      const schema = (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0].s;
+      const countsTable = `"${schema.replaceAll('"', '""')}".list_counts`;
+      for (const { table, filedBy, unpinned, counts, counters } of COUNTED) {
+        const bump = (row: 'new' | 'old', delta: 1 | -1) => counters(row).map((c) => {
+          const when = [c.when, counts?.(row)].filter(Boolean).join(' and ') || 'true';
+          return `
+            if ${when} then
+              insert into ${countsTable} as lc (owner_id, list, n) values (${c.owner}, ${c.list}, ${delta})
+              on conflict (owner_id, list) do update set n = lc.n + excluded.n;
+            end if;`;
+        }).join('');
+        await sql.raw(`create or replace function ${table}_counted() returns trigger language plpgsql as $fn$
+          begin
+            if tg_op = 'UPDATE' and (${filedBy.map((c) => `old.${c}`).join(', ')}) is not distinct from (${filedBy.map((c) => `new.${c}`).join(', ')}) then
+              return null;
+            end if;
+            if tg_op in ('UPDATE', 'DELETE') then ${bump('old', -1)}
+            end if;
+            if tg_op in ('UPDATE', 'INSERT') then ${bump('new', 1)}
+            end if;
+            return null;
+          end $fn$`).execute(db);
+        const only = (row: 'new' | 'old') => (counts ? ` when (${counts(row)})` : '');
+        for (const event of ['ins', 'del', 'upd']) await sql.raw(`drop trigger if exists ${table}_counted_${event} on ${table}`).execute(db);
+        await sql.raw(`create trigger ${table}_counted_ins after insert on ${table}
+          for each row${only('new')} execute function ${table}_counted()`).execute(db);
+        await sql.raw(`create trigger ${table}_counted_del after delete on ${table}
+          for each row${only('old')} execute function ${table}_counted()`).execute(db);
+        await sql.raw(`create trigger ${table}_counted_upd after update${unpinned ? '' : ` of ${filedBy.join(', ')}`} on ${table}
+          for each row execute function ${table}_counted()`).execute(db);
+        }
+      },
+    };
+  }
+
+/**
  * Retail plans stop being copies of their wholesale plan: a reseller's client is rated from the
  * wholesale rows at its reseller's markup (plans/retail-rates.ts), and a retail plan keeps only
  * the rows set for it on purpose. This removes from every derived plan each row that equals its
@@ -559,6 +722,7 @@ export function migrationsFor(dialect: Dialect): Record<string, Migration> {
     '0007_api_key_lifecycle': apiKeyLifecycle(),
     '0008_ip_auth_owners': ipAuthOwners(),
     '0009_payment_status_width': paymentStatusWidth(dialect),
+    '0010_list_counts': listCounts(dialect),
     '0011_retail_overrides_only': retailOverridesOnly(),
     '0012_rate_imports': rateImports(dialect),
   };

@@ -75,6 +75,13 @@ export interface RatesTable {
   updated_at: string;
 }
 
+/** Row counts of the lists, per owner (migration 0010 lists them); kept by triggers, read-only here. */
+export interface ListCountsTable {
+  owner_id: number;
+  list: string;
+  n: number | string | bigint;
+}
+
 export interface LedgerPostingsTable {
   id: Id;
   account_id: number;
@@ -323,6 +330,7 @@ export interface Database {
   calls: CallsTable;
   reservations: ReservationsTable;
   reseller_transactions: ResellerTransactionsTable;
+  list_counts: ListCountsTable;
   idempotency_keys: IdempotencyKeysTable;
   audit_log: AuditLogTable;
   settings: SettingsTable;

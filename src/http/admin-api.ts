@@ -5,7 +5,7 @@ import { Type as T } from '@sinclair/typebox';
 import { ADMIN_OPERATIONS, type AdminOperationName } from '../admin/operations.js';
 import { AdminAccountOut, AdminPlanOut, ApiKeyOut as ApiKeyRecordOut } from './answer-schemas.js';
 import type { ApiDefinition, Endpoint } from './endpoint.js';
-import { Flag01, FlagIn, IdIn, IntIn, LocalTime, LoginIn, Money4, MoneyIn, Nullable, Opt, PageOut, PagingIn, Text } from './wire-types.js';
+import { CursorPageOut, CursorPagingIn, Flag01, FlagIn, IdIn, IntIn, LocalTime, LoginIn, Money4, MoneyIn, Nullable, Opt, PageOut, PagingIn, Text } from './wire-types.js';
 
 const ApiKeyOut = T.String({ description: 'The API key, shown only in this answer' });
 const PasswordOut = T.Optional(T.String({ description: 'The generated account password, shown only in this answer (absent when one was given)' }));
@@ -94,8 +94,8 @@ const wire: Record<AdminOperationName, Pick<Endpoint, 'input' | 'output' | 'erro
     errors: { 409: ['LOGIN_TAKEN'] },
   },
   'accounts': {
-    input: T.Object({ role: Opt(Text('admin, reseller, client or switch')), ...PagingIn }),
-    output: T.Object({ ...PageOut, accounts: T.Array(AdminAccountOut) }),
+    input: T.Object({ role: Opt(Text('admin, reseller, client or switch')), ...CursorPagingIn }),
+    output: T.Object({ ...CursorPageOut, accounts: T.Array(AdminAccountOut) }),
   },
   'account': {
     input: T.Object({ login: LoginIn }),

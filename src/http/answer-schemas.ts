@@ -1,7 +1,7 @@
 // Output schemas of the records several endpoints answer with (a call, a refill, a SIP
 // account, …), each exactly as the service renders it.
 import { Type as T } from '@sinclair/typebox';
-import { Flag01, LocalTime, Money4, MoneyNumber, Nullable, PageOut } from './wire-types.js';
+import { CursorPageOut, Flag01, LocalTime, Money4, MoneyNumber, Nullable } from './wire-types.js';
 
 export const SipType = T.Union([T.Literal('main'), T.Literal('additional'), T.Literal('webphone'), T.Literal('ip-auth')]);
 
@@ -55,7 +55,7 @@ export const CallOut = T.Object({
   hangup_cause: Nullable(T.String()),
 });
 
-export const CallsPageOut = T.Object({ ...PageOut, calls: T.Array(CallOut) });
+export const CallsPageOut = T.Object({ ...CursorPageOut, calls: T.Array(CallOut) });
 
 export const RefillOut = T.Object({
   id: T.Integer(),
@@ -66,7 +66,7 @@ export const RefillOut = T.Object({
   description: Nullable(T.String()),
 });
 
-export const RefillsPageOut = T.Object({ ...PageOut, refills: T.Array(RefillOut) });
+export const RefillsPageOut = T.Object({ ...CursorPageOut, refills: T.Array(RefillOut) });
 
 /** An account as the Admin API shows it. */
 export const AdminAccountOut = T.Object({

@@ -9,16 +9,16 @@ import { listRefills } from '../refills/refills.js';
 import { addCallerId, clearCallerId, deleteCallerId, listCallerIds, setActiveCallerId } from '../sip/caller-ids.js';
 import { createIpAuth, deleteIpAuth, listIpAuth, setIpAuthStatus } from '../sip/ip-auth.js';
 import { createAdditionalSip, deleteSip, listSipAccounts, updateSipPassword } from '../sip/sip-accounts.js';
-import { bool, paging } from '../util/input.js';
+import { bool, cursorPaging } from '../util/input.js';
 import { redeemVoucher } from '../vouchers/vouchers.js';
 import {
   CallerIdOut, CallsPageOut, IpAuthOut, RefillsPageOut, RotatedKeyOut, SipAccountOut,
 } from './answer-schemas.js';
 import type { ApiDefinition, Endpoint } from './endpoint.js';
-import { Flag01, FlagIn, IdIn, IntIn, LoginIn, Money4, Nullable, Opt, PagingIn, Text } from './wire-types.js';
+import { CursorPagingIn, Flag01, FlagIn, IdIn, IntIn, LoginIn, Money4, Nullable, Opt, Text } from './wire-types.js';
 
 const client = ['client'] as const;
-const Paging = T.Object(PagingIn);
+const Paging = T.Object(CursorPagingIn);
 /** `{"success":true,"data":…}`, with the sentence of a change beside it. */
 const Data = <S extends TSchema>(data: S) => T.Object({ data });
 const Changed = <S extends TSchema>(data: S) => T.Object({ message: T.String(), data });
@@ -167,13 +167,13 @@ const endpoints: Endpoint[] = [
     name: 'calls', method: 'GET', roles: [...client], summary: 'Call history (answered calls), newest first',
     input: Paging,
     output: Data(CallsPageOut),
-    handler: async (ctx, actor, input) => ({ data: await listCalls(ctx, actor.id, paging(input)) }),
+    handler: async (ctx, actor, input) => ({ data: await listCalls(ctx, actor.id, cursorPaging(input)) }),
   },
   {
     name: 'refills', method: 'GET', roles: [...client], summary: 'Refill history (refills, vouchers, transfers, payments), newest first',
     input: Paging,
     output: Data(RefillsPageOut),
-    handler: async (ctx, actor, input) => ({ data: await listRefills(ctx, actor.id, paging(input)) }),
+    handler: async (ctx, actor, input) => ({ data: await listRefills(ctx, actor.id, cursorPaging(input)) }),
   },
   {
     name: 'redeem-voucher', method: 'POST', roles: [...client], summary: 'Redeem an unused voucher code and add its value to the balance',

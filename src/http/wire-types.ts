@@ -36,6 +36,13 @@ export const PagingIn = {
   offset: Opt(IntIn('Rows to skip, default 0')),
 };
 
+/** The paging of lists that can be walked by cursor too: `after` is the `next` of an earlier answer. */
+export const CursorPagingIn = {
+  ...PagingIn,
+  offset: Opt(IntIn('Rows to skip, default 0; a deep offset reads every row it skips: walk long lists with after')),
+  after: Opt(Text('The `next` of an earlier answer: the page starts past that answer\'s last row (then offset must be 0 or absent); malformed answers 400')),
+};
+
 // ---- Outputs: exactly the fields and types clients see today.
 
 export const Nullable = <S extends TSchema>(schema: S) => T.Union([schema, T.Null()]);
@@ -54,3 +61,10 @@ export const Flag01 = T.Integer({ minimum: 0, maximum: 1, description: '1 or 0' 
 
 /** The total, limit and offset every list answer carries. */
 export const PageOut = { total: T.Integer(), limit: T.Integer(), offset: T.Integer() };
+
+/** A list answer that can be walked by cursor: `next` is the `after` of the following page. */
+export const CursorPageOut = {
+  ...PageOut,
+  total: T.Integer({ description: 'Rows in the whole list (with its filter), however the page was reached' }),
+  next: Nullable(T.String({ description: 'Pass as after to read the next page; null on the last page' })),
+};

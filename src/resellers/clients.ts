@@ -4,6 +4,7 @@
 import type { Actor } from '../accounts/actor.js';
 import { assertActive, reachableClient } from '../accounts/tenancy.js';
 import type { Ctx } from '../context.js';
+import { listTotal } from '../db/list-counts.js';
 import type { Account, Plan } from '../db/schema.js';
 import { inTx } from '../db/tx.js';
 import { notFound } from '../errors.js';
@@ -12,7 +13,7 @@ import { createClient } from '../onboarding/onboarding.js';
 import { markupOrDefault } from '../plans/retail-rates.js';
 import { effectiveRetailCount } from '../plans/retail-rows.js';
 import { SERVICE_KINDS } from '../sip/sip-accounts.js';
-import { bool, paging, positiveInt, requiredString } from '../util/input.js';
+import { bool, cursorPaging, pageWithNext, positiveInt, requiredString } from '../util/input.js';
 import { formatLocal, nowIso } from '../util/time.js';
 
 /** The Reseller API's `me`, rendered from the row read with the API key. */
@@ -104,17 +105,26 @@ export async function getResellerClient(ctx: Ctx, actor: Actor, login: unknown) 
   };
 }
 
-export async function listResellerClients(ctx: Ctx, actor: Actor, query: { limit?: unknown; offset?: unknown }) {
-  const { limit, offset } = paging(query);
-  const base = ctx.db.selectFrom('accounts as a').where('a.parent_id', '=', actor.id).where('a.role', '=', 'client');
-  const total = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  const rows = await base.leftJoin('plans as p', 'p.id', 'a.plan_id')
-    .selectAll('a').select('p.name as plan_name')
-    .orderBy('a.id').limit(limit).offset(offset).execute();
+/**
+ * The reseller's clients, oldest first: one page of the (parent, role, id) index and the
+ * maintained count of its clients; `after` continues past the last client of an earlier page.
+ */
+export async function listResellerClients(ctx: Ctx, actor: Actor, query: { limit?: unknown; offset?: unknown; after?: unknown }) {
+  const page = cursorPaging(query);
+  let base = ctx.db.selectFrom('accounts as a').where('a.parent_id', '=', actor.id).where('a.role', '=', 'client');
+  if (page.afterId !== null) base = base.where('a.id', '>', page.afterId);
+  const [total, found] = await Promise.all([
+    listTotal(ctx.reads, ctx.db, actor.id, 'clients'),
+    ctx.reads.all(base.leftJoin('plans as p', 'p.id', 'a.plan_id')
+      .selectAll('a').select('p.name as plan_name')
+      .orderBy('a.id').limit(page.limit + 1).offset(page.offset)),
+  ]);
+  const { rows, next } = pageWithNext(found, page.limit, (r) => Number(r.id));
   return {
-    total: Number(total.n),
-    limit,
-    offset,
+    total,
+    limit: page.limit,
+    offset: page.offset,
+    next,
     clients: rows.map((r) => resellerClientView(r, r.plan_name)),
   };
 }

@@ -5,14 +5,14 @@
 import type { Actor } from '../accounts/actor.js';
 import { listCalls } from '../calls/history.js';
 import type { Ctx } from '../context.js';
-import { REFILL_KINDS } from '../ledger/ledger.js';
+import { listTotal } from '../db/list-counts.js';
 import { microsFromDb, moneyToJsonNumber, parseMoney } from '../money.js';
 import { markupOrDefault } from '../plans/retail-rates.js';
 import { effectiveRetailCount, effectiveRetailPage } from '../plans/retail-rows.js';
 import { listRefills } from '../refills/refills.js';
 import { listCallerIds } from '../sip/caller-ids.js';
 import { listSipAccounts, SERVICE_KINDS } from '../sip/sip-accounts.js';
-import { bool, paging } from '../util/input.js';
+import { bool, cursorPaging, paging } from '../util/input.js';
 import { formatLocal, utcOffset } from '../util/time.js';
 import { clientProfile, portalClient } from './portal-client.js';
 
@@ -51,17 +51,15 @@ export async function clientDashboard(ctx: Ctx, actor: Actor, login: unknown) {
   const client = await portalClient(ctx, actor, login);
   const id = Number(client.id);
   const db = ctx.db;
-  const [sipAccounts, callerIds, calls, failedCalls, refills] = (await Promise.all([
-    db.selectFrom('sip_accounts').select((eb) => eb.fn.countAll().as('n'))
-      .where('account_id', '=', id).where('kind', 'not in', SERVICE_KINDS).executeTakeFirstOrThrow(),
-    db.selectFrom('callerids').select((eb) => eb.fn.countAll().as('n')).where('account_id', '=', id).executeTakeFirstOrThrow(),
-    db.selectFrom('calls').select((eb) => eb.fn.countAll().as('n'))
-      .where('account_id', '=', id).where('disposition', '=', 'ANSWERED').executeTakeFirstOrThrow(),
-    db.selectFrom('calls').select((eb) => eb.fn.countAll().as('n'))
-      .where('account_id', '=', id).where('disposition', '<>', 'ANSWERED').executeTakeFirstOrThrow(),
-    db.selectFrom('ledger_postings').select((eb) => eb.fn.countAll().as('n'))
-      .where('account_id', '=', id).where('kind', 'in', REFILL_KINDS).where('amount_micros', '>', 0).executeTakeFirstOrThrow(),
-  ])).map(counted);
+  // SIP accounts and caller IDs are a handful per client, counted; the histories are not.
+  const [sipAccounts, callerIds, calls, failedCalls, refills] = await Promise.all([
+    ctx.reads.all(db.selectFrom('sip_accounts').select((eb) => eb.fn.countAll().as('n'))
+      .where('account_id', '=', id).where('kind', 'not in', SERVICE_KINDS)).then((rows) => counted(rows[0])),
+    ctx.reads.all(db.selectFrom('callerids').select((eb) => eb.fn.countAll().as('n')).where('account_id', '=', id)).then((rows) => counted(rows[0])),
+    listTotal(ctx.reads, db, id, 'calls.answered'),
+    listTotal(ctx.reads, db, id, 'calls.failed'),
+    listTotal(ctx.reads, db, id, 'refills'),
+  ]);
   const activeCid = await db.selectFrom('callerids').select('cid').where('account_id', '=', id).where('active', '=', 1).executeTakeFirst();
   return {
     client: {
@@ -84,15 +82,15 @@ export async function clientSip(ctx: Ctx, actor: Actor, input: { login?: unknown
   };
 }
 
-export async function clientCalls(ctx: Ctx, actor: Actor, input: { login?: unknown; limit?: unknown; offset?: unknown }, which: 'answered' | 'failed') {
-  const page = paging(input);
+export async function clientCalls(ctx: Ctx, actor: Actor, input: { login?: unknown; limit?: unknown; offset?: unknown; after?: unknown }, which: 'answered' | 'failed') {
+  const page = cursorPaging(input);
   const client = await portalClient(ctx, actor, input.login);
   const history = await listCalls(ctx, Number(client.id), page, which);
   return { login: client.login, ...history, calls: history.calls.map((c) => ({ ...c, cost: decimalToJsonNumber(c.cost) })) };
 }
 
-export async function clientRefills(ctx: Ctx, actor: Actor, input: { login?: unknown; limit?: unknown; offset?: unknown }) {
-  const page = paging(input);
+export async function clientRefills(ctx: Ctx, actor: Actor, input: { login?: unknown; limit?: unknown; offset?: unknown; after?: unknown }) {
+  const page = cursorPaging(input);
   const client = await portalClient(ctx, actor, input.login);
   const history = await listRefills(ctx, Number(client.id), page);
   return {

@@ -3,11 +3,12 @@
 import type { Actor } from '../accounts/actor.js';
 import type { Ctx } from '../context.js';
 import type { Trx } from '../db/connect.js';
+import { listTotal } from '../db/list-counts.js';
 import type { Selectable } from 'kysely';
 import type { ResellerTransactionsTable } from '../db/schema.js';
 import { badRequest } from '../errors.js';
 import { microsFromDb, moneyToJsonNumber, type Micros } from '../money.js';
-import { paging } from '../util/input.js';
+import { cursorPaging, pageWithNext } from '../util/input.js';
 import { normalizePaymentStatus, paymentOutcome } from './payment-statuses.js';
 import { formatLocal, nowIso } from '../util/time.js';
 
@@ -74,9 +75,14 @@ export async function insertTransaction(trx: Trx, t: NewTransaction): Promise<Re
   return row ?? null;
 }
 
-/** Transfers and payments of the reseller, newest first; `status=success` keeps the credited ones. */
-export async function listTransactions(ctx: Ctx, actor: Actor, query: { status?: unknown; limit?: unknown; offset?: unknown }) {
-  const { limit, offset } = paging(query);
+/**
+ * Transfers and payments of the reseller, newest first; `status=success` keeps the credited ones.
+ * The total, with or without a status, is the maintained count of that list (one per status
+ * word, kept by the database in the transaction of each row's insert or status change), so it is
+ * exact and costs one read however many transactions there are.
+ */
+export async function listTransactions(ctx: Ctx, actor: Actor, query: { status?: unknown; limit?: unknown; offset?: unknown; after?: unknown }) {
+  const page = cursorPaging(query);
   let status: string | undefined;
   if (query.status !== undefined && query.status !== null && query.status !== '') {
     status = typeof query.status === 'string' ? normalizePaymentStatus(query.status) : '';
@@ -86,14 +92,19 @@ export async function listTransactions(ctx: Ctx, actor: Actor, query: { status?:
   }
   let base = ctx.db.selectFrom('reseller_transactions as t').where('t.reseller_id', '=', actor.id);
   if (status) base = base.where('t.status', '=', status);
-  const total = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  const rows = await base.innerJoin('accounts as a', 'a.id', 't.client_id')
-    .selectAll('t').select('a.login as client_login')
-    .orderBy('t.id', 'desc').limit(limit).offset(offset).execute();
+  if (page.afterId !== null) base = base.where('t.id', '<', page.afterId);
+  const [total, found] = await Promise.all([
+    listTotal(ctx.reads, ctx.db, actor.id, status ? `transactions:${status}` : 'transactions'),
+    ctx.reads.all(base.innerJoin('accounts as a', 'a.id', 't.client_id')
+      .selectAll('t').select('a.login as client_login')
+      .orderBy('t.id', 'desc').limit(page.limit + 1).offset(page.offset)),
+  ]);
+  const { rows, next } = pageWithNext(found, page.limit, (r) => Number(r.id));
   return {
-    total: Number(total.n),
-    limit,
-    offset,
+    total,
+    limit: page.limit,
+    offset: page.offset,
+    next,
     transactions: rows.map((r) => transactionView(r, r.client_login)),
   };
 }

@@ -132,6 +132,56 @@ export function paging(query: { limit?: unknown; offset?: unknown }, defaultLimi
   };
 }
 
+/**
+ * A page of a list that can also be walked by cursor: `after` is the `next` of an earlier answer,
+ * the position after its last row (keyset paging on the row id: each page costs the same however
+ * deep it is, and rows added meanwhile neither repeat nor shift one). `offset` keeps its meaning
+ * beside it, for the pages a caller jumps to; given with `after`, it would count from the cursor,
+ * which nobody means: that is refused rather than guessed.
+ */
+export interface CursorPage {
+  limit: number;
+  offset: number;
+  /** Id of the last row of the previous page; the page starts past it. */
+  afterId: number | null;
+}
+
+const CURSOR_PREFIX = 'id:';
+const CURSOR_RE = /^[A-Za-z0-9_-]{1,40}$/;
+
+/** The opaque cursor of the position just past the row with this id. */
+export function cursorAfter(id: number): string {
+  return Buffer.from(`${CURSOR_PREFIX}${id}`, 'utf8').toString('base64url');
+}
+
+/** The row id a cursor stands for; 400 naming `after` for anything no answer ever gave. */
+export function cursorId(value: unknown, field = 'after'): number {
+  const refuse = () => badRequest(field, 'must be the `next` cursor of an earlier answer of this list');
+  if (typeof value !== 'string' || !CURSOR_RE.test(value)) throw refuse();
+  const text = Buffer.from(value, 'base64url').toString('utf8');
+  const m = /^id:([1-9]\d{0,15})$/.exec(text);
+  if (!m || !Number.isSafeInteger(Number(m[1])) || cursorAfter(Number(m[1])) !== value) throw refuse();
+  return Number(m[1]);
+}
+
+/** `limit`, `offset` and `after` of a list that pages by cursor too. */
+export function cursorPaging(query: { limit?: unknown; offset?: unknown; after?: unknown }, defaultLimit = 50): CursorPage {
+  const { limit, offset } = paging(query, defaultLimit);
+  const given = query.after !== undefined && query.after !== null && query.after !== '';
+  if (given && offset > 0) throw badRequest('offset', 'must be 0 or absent when after is given: the cursor already says where the page starts');
+  return { limit, offset, afterId: given ? cursorId(query.after) : null };
+}
+
+/**
+ * One page of rows read with `limit + 1` (the extra row only says that more follow), and the
+ * cursor of the next page: past the page's last row, or null when this page is the last.
+ */
+export function pageWithNext<R>(rows: R[], limit: number, idOf: (row: R) => number): { rows: R[]; next: string | null } {
+  if (rows.length <= limit) return { rows, next: null };
+  const page = rows.slice(0, limit);
+  return { rows: page, next: cursorAfter(idOf(page[page.length - 1])) };
+}
+
 export const LOGIN_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$/;
 
 export function login(value: unknown, field = 'login'): string {

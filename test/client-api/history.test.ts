@@ -95,12 +95,12 @@ describe('client api: call and refill history', () => {
   it('calls answers the list envelope with total and paging even when empty', async () => {
     const res = await t.call('client', 'calls', { key: alice.key, query: { limit: 50, offset: 0 } });
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body, { success: true, data: { total: 0, limit: 50, offset: 0, calls: [] } });
+    assert.deepEqual(res.body, { success: true, data: { total: 0, limit: 50, offset: 0, next: null, calls: [] } });
     const defaults = await t.call('client', 'calls', { key: alice.key });
-    assert.deepEqual(defaults.body, { success: true, data: { total: 0, limit: 50, offset: 0, calls: [] } });
+    assert.deepEqual(defaults.body, { success: true, data: { total: 0, limit: 50, offset: 0, next: null, calls: [] } });
     const paged = await t.call('client', 'calls', { key: bob.key, query: { limit: 10, offset: 20 } });
     assert.equal(paged.status, 200);
-    assert.deepEqual(paged.body.data, { total: 0, limit: 10, offset: 20, calls: [] });
+    assert.deepEqual(paged.body.data, { total: 0, limit: 10, offset: 20, next: null, calls: [] });
   });
 
   it('a limit above 500 is clamped to 500; below 1 or not an integer answers 400 naming limit', async () => {

@@ -12,7 +12,7 @@ import { listTransactions } from '../../resellers/transactions.js';
 import { transfer } from '../../resellers/transfers.js';
 import { ResellerClientOut, RetailPlanSummaryOut, TransactionOut } from '../answer-schemas.js';
 import type { Endpoint } from '../endpoint.js';
-import { FlagIn, IdIn, IntIn, LoginIn, MoneyIn, MoneyNumber, Nullable, Opt, PageOut, PagingIn, Text } from '../wire-types.js';
+import { CursorPageOut, CursorPagingIn, FlagIn, IdIn, IntIn, LoginIn, MoneyIn, MoneyNumber, Nullable, Opt, Text } from '../wire-types.js';
 
 const reseller = ['reseller'] as const;
 const ExternalId = T.Union([T.String(), T.Integer()], { description: 'Your own id of this credit (at most 200 characters); a repeat replays the first answer' });
@@ -64,8 +64,8 @@ export const coreEndpoints: Endpoint[] = [
   },
   {
     name: 'clients', method: 'GET', roles: [...reseller], summary: 'Your clients, with the total count',
-    input: T.Object(PagingIn),
-    output: T.Object({ ...PageOut, clients: T.Array(ResellerClientOut) }),
+    input: T.Object(CursorPagingIn),
+    output: T.Object({ ...CursorPageOut, clients: T.Array(ResellerClientOut) }),
     handler: (ctx, actor, input) => listResellerClients(ctx, actor, input),
   },
   {
@@ -79,8 +79,8 @@ export const coreEndpoints: Endpoint[] = [
   },
   {
     name: 'transactions', method: 'GET', roles: [...reseller], summary: 'Your transfers and payments, newest first; status=success keeps the credited ones',
-    input: T.Object({ status: Opt(Text('A status word: success, pending, failed, …')), ...PagingIn }),
-    output: T.Object({ ...PageOut, transactions: T.Array(TransactionOut) }),
+    input: T.Object({ status: Opt(Text('A status word: success, pending, failed, …')), ...CursorPagingIn }),
+    output: T.Object({ ...CursorPageOut, transactions: T.Array(TransactionOut) }),
     handler: (ctx, actor, input) => listTransactions(ctx, actor, input),
   },
   {

@@ -10,13 +10,13 @@ import {
   PortalCallerIdOut, PortalCallOut, PortalClientOut, PortalRefillOut, PortalSipAccountOut,
 } from '../answer-schemas.js';
 import type { Endpoint } from '../endpoint.js';
-import { FlagIn, IntIn, LocalTime, MoneyNumber, Nullable, Opt, PageOut, Text } from '../wire-types.js';
+import { CursorPageOut, CursorPagingIn, FlagIn, IntIn, LocalTime, MoneyNumber, Nullable, Opt, PageOut, Text } from '../wire-types.js';
 
 const reseller = ['reseller'] as const;
 const Login = T.Union([T.String(), T.Integer()], { description: 'The client login; an all-digit login may be sent as a number' });
 const Paging = { limit: Opt(IntIn('Page size, default 50, at most 500')), offset: Opt(IntIn('Rows to skip, default 0')) };
 const NotFound = { 404: ['NOT_FOUND'] };
-const PortalCallsOut = T.Object({ login: T.String(), ...PageOut, calls: T.Array(PortalCallOut) });
+const PortalCallsOut = T.Object({ login: T.String(), ...CursorPageOut, calls: T.Array(PortalCallOut) });
 
 /**
  * `portal-bootstrap` lists the Reseller API's endpoints, of which it is one: the API hands in
@@ -72,7 +72,7 @@ export const portalEndpoints: Endpoint[] = [
   {
     name: 'client-calls', method: 'GET', roles: [...reseller],
     summary: 'Answered calls of the client, newest first',
-    input: T.Object({ login: Login, ...Paging }),
+    input: T.Object({ login: Login, ...CursorPagingIn }),
     output: PortalCallsOut,
     errors: NotFound,
     handler: (ctx, actor, input) => clientCalls(ctx, actor, input, 'answered'),
@@ -80,7 +80,7 @@ export const portalEndpoints: Endpoint[] = [
   {
     name: 'client-failed-calls', method: 'GET', roles: [...reseller],
     summary: 'Failed (unanswered) calls of the client, newest first',
-    input: T.Object({ login: Login, ...Paging }),
+    input: T.Object({ login: Login, ...CursorPagingIn }),
     output: PortalCallsOut,
     errors: NotFound,
     handler: (ctx, actor, input) => clientCalls(ctx, actor, input, 'failed'),
@@ -88,8 +88,8 @@ export const portalEndpoints: Endpoint[] = [
   {
     name: 'client-refills', method: 'GET', roles: [...reseller],
     summary: 'Refill history of the client (refills, vouchers, transfers, payments), newest first',
-    input: T.Object({ login: Login, ...Paging }),
-    output: T.Object({ login: T.String(), ...PageOut, refills: T.Array(PortalRefillOut) }),
+    input: T.Object({ login: Login, ...CursorPagingIn }),
+    output: T.Object({ login: T.String(), ...CursorPageOut, refills: T.Array(PortalRefillOut) }),
     errors: NotFound,
     handler: (ctx, actor, input) => clientRefills(ctx, actor, input),
   },
