@@ -17,7 +17,7 @@ import type SqliteDatabase from 'better-sqlite3';
 const SHARED_HOLD_MS = 5;
 const ALONE_HOLD_MS = 25;
 /** While another writer is active, the gap after a chunk, as a share of the chunk's hold: the import keeps 1/4 of the lock. */
-const SHARED_GAP_RATIO = Number(process.env.LL_GAP_RATIO ?? 3);
+const SHARED_GAP_RATIO = 3;
 const MIN_CHUNK_ROWS = 200;
 const MAX_CHUNK_ROWS = 10_000;
 /** After another writer's last sign, this long the import keeps yielding generously. */
