@@ -55,7 +55,8 @@ async function writeCsv(file: string, rows: number, base: number): Promise<void>
 function runImport(root: string, env: Record<string, string>, planId: number, file: string): Promise<{ seconds: number; summary: any }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'import-rates', String(planId), file], {
+    const nice = process.env.BENCH_IMPORT_NICE ? ['--nice', process.env.BENCH_IMPORT_NICE] : [];
+    const child = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'import-rates', String(planId), file, ...nice], {
       env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -85,11 +86,12 @@ async function authorizeLoop(url: string, switchKey: string, sips: string[], sec
   return { maxMs: times[times.length - 1], p50Ms: times[Math.floor(times.length / 2)], calls: times.length };
 }
 
-async function switchPath(url: string, switchKey: string, sips: string[], seconds: number) {
+/** authorize+cdr pairs at full speed for `seconds`, or, given `until`, from now until it settles. */
+async function switchPath(url: string, switchKey: string, sips: string[], seconds: number, until?: Promise<unknown>) {
   const headers = { 'X-API-Key': switchKey, 'Content-Type': 'application/json' };
   let seq = 0;
-  const result = await autocannon({
-    url, connections: CONNECTIONS, duration: seconds, pipelining: 1,
+  const run = autocannon({
+    url, connections: CONNECTIONS, duration: until ? 3_600 : seconds, pipelining: 1,
     requests: [
       {
         method: 'POST', path: '/switch-api/index.php?endpoint=authorize', headers,
@@ -109,7 +111,9 @@ async function switchPath(url: string, switchKey: string, sips: string[], second
         },
       },
     ],
-  } as any);
+  } as any) as any;
+  void until?.finally(() => run.stop());
+  const result = await run;
   return {
     pairsPerSecond: Math.round(result.requests.average / 2),
     p99Ms: result.latency.p99, maxMs: result.latency.max,
@@ -182,13 +186,13 @@ export async function benchPlanLoads(root: string): Promise<void> {
     await writeCsv(csvIdle, CSV_ROWS, 2_000_000_000);
     await writeCsv(csvBusy, CSV_ROWS, 3_000_000_000);
     const idle = await runImport(root, env, planId, csvIdle);
-    // Long enough to cover the import and the reload it causes.
-    const busySwitch = switchPath(server.url, switchKey, sips, Math.max(SWITCH_SECONDS, 15));
-    const busy = await runImport(root, env, planId, csvBusy);
-    const during = await busySwitch;
+    // The switch path from the import's start to its end, so the figure is of the whole import.
+    const busyImport = runImport(root, env, planId, csvBusy);
+    const during = await switchPath(server.url, switchKey, sips, 0, busyImport.catch(() => {}));
+    const busy = await busyImport;
     figure('plans: switch pairs/s alone', alone.pairsPerSecond, 'calls/s', `p99 ${alone.p99Ms} ms, max ${alone.maxMs} ms, ${alone.non2xx} non-2xx`);
     figure(`plans: csv import ${(CSV_ROWS / 1e6).toLocaleString('en-US')}M rows, server idle`, idle.seconds.toFixed(2), 's', `import itself ${idle.summary.seconds} s; target <= 10 s`);
-    figure(`plans: csv import ${(CSV_ROWS / 1e6).toLocaleString('en-US')}M rows, switch running`, busy.seconds.toFixed(2), 's', `import itself ${busy.summary.seconds} s; target <= 10 s`);
+    figure(`plans: csv import ${(CSV_ROWS / 1e6).toLocaleString('en-US')}M rows, switch running`, busy.seconds.toFixed(2), 's', `import itself ${busy.summary.seconds} s, ${busy.summary.seconds_yielded} s of it yielded; no target beside traffic`);
     figure('plans: switch pairs/s during the import', during.pairsPerSecond, 'calls/s',
       `${Math.round((100 * during.pairsPerSecond) / alone.pairsPerSecond)}% of alone (target >= 80%); p99 ${during.p99Ms} ms, max ${during.maxMs} ms`);
     figure('plans: 5xx answers during the import', during.fiveXx, '', `${during.non2xx} non-2xx, ${during.errors} errors; target 0`);

@@ -11,6 +11,7 @@ import { ImmediateSqliteDialect, type Dialect } from './dialect.js';
 import { DEFAULT_HEAVY_READ_LIMITS, InlineReads, PostgresReads, type HeavyReadLimits, type HeavyReads } from './heavy-reads.js';
 import { SqliteReadWorkers } from './read-workers.js';
 import type { Database, Db } from './schema.js';
+import { WalCheckpointer } from './checkpointer.js';
 import { batchTransactionsOf, guardedDatabase } from './tx.js';
 import { TransactionBatcher } from './tx-batch.js';
 import { WalSync } from './wal-sync.js';
@@ -38,10 +39,14 @@ export interface DbHandle {
   pgSidePool?: pg.Pool;
   /** Where list and report queries run, away from the switch path (heavy-reads.ts). */
   reads: HeavyReads;
+  /** SQLite file only: the thread that checkpoints the WAL, so that no commit of `sqlite` does (checkpointer.ts). */
+  checkpointer?: WalCheckpointer;
   close(): Promise<void>;
 }
 
 export interface OpenOptions {
+  /** SQLite file: how often the WAL is checkpointed, off the event loop (checkpointer.ts). */
+  checkpointIntervalMs?: number;
   heavyReads?: HeavyReadLimits;
   /** Told when a heavy read worker dies. */
   log?: Logger;
@@ -113,6 +118,10 @@ export function openDatabase(databaseUrl: string, schema = '', opts: OpenOptions
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('cache_size = -65536'); // 64 MiB page cache: rates, accounts and indexes stay hot
     sqlite.pragma('foreign_keys = ON');
+    const onDisk = file !== ':memory:' && file !== '';
+    // Commits on this connection never checkpoint (they run on the event loop); a thread does.
+    if (onDisk) sqlite.pragma('wal_autocheckpoint = 0');
+    const checkpointer = onDisk ? new WalCheckpointer(path.resolve(file), opts.checkpointIntervalMs) : undefined;
     const db = guardedDatabase(new ImmediateSqliteDialect({ database: withStatementCache(sqlite) as never }));
     // Transactions run through inTx() share BEGIN/COMMIT with those arriving alongside them.
     batchTransactionsOf(db, new TransactionBatcher(db, undefined, sqlite));
@@ -124,8 +133,9 @@ export function openDatabase(databaseUrl: string, schema = '', opts: OpenOptions
       ? new InlineReads()
       : new SqliteReadWorkers(path.resolve(file), readLimits, { log: opts.log });
     return {
-      db, dialect: 'sqlite', sqlite, sqliteReader, reads, durable: () => wal.durable(),
-      close: async () => { await reads.close(); await db.destroy(); sqliteReader?.close(); wal.close(); },
+      db, dialect: 'sqlite', sqlite, sqliteReader, reads, checkpointer, durable: () => wal.durable(),
+      // The checkpointer closes last: the last connection to close folds the WAL into the file.
+      close: async () => { await reads.close(); await db.destroy(); sqliteReader?.close(); await checkpointer?.close(); wal.close(); },
     };
   }
   const types = {

@@ -287,6 +287,19 @@ describe('ledgerline import-rates', () => {
     assert.match(usage.stderr, /usage: ledgerline import-rates PLAN FILE\.csv/);
   });
 
+  it('runs at a lower CPU priority on SQLite (nice 10, or --nice N), so the server it writes beside keeps its core', async () => {
+    const sqlite = t.server.ctx.dialect === 'sqlite';
+    const plain = await cli('import-rates', String(planId), csv('nice.csv', '4930,Germany,0.012\n'));
+    assert.equal(plain.code, 0, plain.stderr + plain.stdout);
+    assert.equal(JSON.parse(plain.stdout).cpu_nice, sqlite ? 10 : os.getPriority());
+    const chosen = await cli('import-rates', String(planId), csv('nice.csv', '4930,Germany,0.012\n'), '--nice', '15');
+    assert.equal(chosen.code, 0, chosen.stderr + chosen.stdout);
+    assert.equal(JSON.parse(chosen.stdout).cpu_nice, sqlite ? 15 : os.getPriority());
+    const wrong = await cli('import-rates', String(planId), csv('nice.csv', '4930,Germany,0.012\n'), '--nice', '25');
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /--nice: an integer from 0 to 19/);
+  });
+
   it('imports a few thousand rows in one go, exact money included', async () => {
     const rows: string[] = [];
     const expected = new Map<string, number>();
