@@ -22,8 +22,8 @@ const MIN_CHUNK_ROWS = 200;
 const MAX_CHUNK_ROWS = 10_000;
 /** After another writer's last sign, this long the import keeps yielding generously. */
 const OTHERS_ACTIVE_WINDOW_MS = 1_000;
-/** A BEGIN that waited this long met another writer. */
-const CONTENDED_BEGIN_MS = 0.5;
+/** A BEGIN that waited this long met another writer (shorter waits are the group commit's own scheduling, seen alone too; another writer's commits show in data_version anyway). */
+const CONTENDED_BEGIN_MS = 5;
 
 const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
 /**
