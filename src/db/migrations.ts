@@ -739,14 +739,16 @@ export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promis
     provider: { getMigrations: async () => migrationsFor(dialect) },
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  // Kysely checks for its tables by introspecting every schema of the database; a schema
-  // dropped by someone else at that moment fails the check (3F000). Nothing was applied then,
-  // so a bounded retry is safe.
+  // Kysely checks for its tables by introspecting every schema of the database; a schema, or a
+  // table of it, dropped by someone else at that moment fails the check (3F000 invalid schema,
+  // 42P01 undefined table). No migration had run then (none is named as failed), so a bounded
+  // retry is safe.
+  const INTROSPECTION_RACES = new Set(['3F000', '42P01']);
   for (let attempt = 1; ; attempt++) {
     const { error, results } = await migrator.migrateToLatest();
     if (!error) return;
     const failed = results?.find((r) => r.status === 'Error');
-    const raceOnAnotherSchema = !failed && (error as { code?: string }).code === '3F000' && attempt < 5;
+    const raceOnAnotherSchema = !failed && INTROSPECTION_RACES.has((error as { code?: string }).code ?? '') && attempt < 5;
     if (raceOnAnotherSchema) {
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
       continue;
