@@ -2,51 +2,19 @@
 // from the rows there, and from then on the database keeps them exact through inserts, status
 // changes, re-filed and deleted rows, on both dialects.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Migrator, sql } from 'kysely';
-import pg from 'pg';
-import { openDatabase, type DbHandle } from '../../src/db/connect.js';
-import { migrateToLatest, migrationsFor } from '../../src/db/migrations.js';
-import { isPostgres, testDatabaseUrl } from '../helpers/server.js';
+import { sql } from 'kysely';
+import type { DbHandle } from '../../src/db/connect.js';
+import { migrateToLatest } from '../../src/db/migrations.js';
+import { databaseBeforeMigration } from '../helpers/migrated-before.js';
 
 describe('migration 0010: list counts and the indexes of the lists', () => {
   let handle: DbHandle;
-  let cleanup: () => Promise<void>;
+  let dispose: () => Promise<void>;
   before(async () => {
-    if (isPostgres()) {
-      const schema = `t_${crypto.randomBytes(6).toString('hex')}`;
-      const c = new pg.Client({ connectionString: testDatabaseUrl() });
-      await c.connect();
-      await c.query(`create schema ${schema}`);
-      await c.end();
-      handle = openDatabase(testDatabaseUrl(), schema);
-      cleanup = async () => {
-        const d = new pg.Client({ connectionString: testDatabaseUrl() });
-        await d.connect();
-        await d.query(`drop schema if exists ${schema} cascade`);
-        await d.end();
-      };
-    } else {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'll-mig-'));
-      handle = openDatabase(`sqlite:${path.join(dir, 'm.db')}`);
-      cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
-    }
-    // The database as 0009 left it.
-    const schema = isPostgres() ? (await sql<{ s: string }>`select current_schema() as s`.execute(handle.db)).rows[0].s : undefined;
-    const before0010 = Object.fromEntries(Object.entries(migrationsFor(handle.dialect)).filter(([name]) => name < '0010'));
-    const { error } = await new Migrator({
-      db: handle.db, provider: { getMigrations: async () => before0010 }, ...(schema ? { migrationTableSchema: schema } : {}),
-    }).migrateToLatest();
-    assert.equal(error, undefined);
+    ({ handle, dispose } = await databaseBeforeMigration('0010'));
   });
-  after(async () => {
-    await handle.close();
-    await cleanup();
-  });
+  after(async () => { await dispose(); });
 
   it('backfills every count, then keeps each exact through inserts, changes and deletes', async () => {
     const db = handle.db as any;

@@ -2,51 +2,19 @@
 // its data, learns its caller, and is marked as from before switches were told apart; the new
 // keys and the reserved >= 0 rule hold afterwards.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Migrator, sql } from 'kysely';
-import pg from 'pg';
-import { openDatabase, type DbHandle } from '../../src/db/connect.js';
-import { migrateToLatest, migrationsFor } from '../../src/db/migrations.js';
-import { isPostgres, testDatabaseUrl } from '../helpers/server.js';
+import { sql } from 'kysely';
+import type { DbHandle } from '../../src/db/connect.js';
+import { migrateToLatest } from '../../src/db/migrations.js';
+import { databaseBeforeMigration } from '../helpers/migrated-before.js';
 
 describe('migration 0006: calls and reservations per switch', () => {
   let handle: DbHandle;
-  let cleanup: () => Promise<void>;
+  let dispose: () => Promise<void>;
   before(async () => {
-    if (isPostgres()) {
-      const schema = `t_${crypto.randomBytes(6).toString('hex')}`;
-      const c = new pg.Client({ connectionString: testDatabaseUrl() });
-      await c.connect();
-      await c.query(`create schema ${schema}`);
-      await c.end();
-      handle = openDatabase(testDatabaseUrl(), schema);
-      cleanup = async () => {
-        const d = new pg.Client({ connectionString: testDatabaseUrl() });
-        await d.connect();
-        await d.query(`drop schema if exists ${schema} cascade`);
-        await d.end();
-      };
-    } else {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'll-mig-'));
-      handle = openDatabase(`sqlite:${path.join(dir, 'm.db')}`);
-      cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
-    }
-    // The database as 0005 left it.
-    const schema = isPostgres() ? (await sql<{ s: string }>`select current_schema() as s`.execute(handle.db)).rows[0].s : undefined;
-    const before0006 = Object.fromEntries(Object.entries(migrationsFor(handle.dialect)).filter(([name]) => name < '0006'));
-    const { error } = await new Migrator({
-      db: handle.db, provider: { getMigrations: async () => before0006 }, ...(schema ? { migrationTableSchema: schema } : {}),
-    }).migrateToLatest();
-    assert.equal(error, undefined);
+    ({ handle, dispose } = await databaseBeforeMigration('0006'));
   });
-  after(async () => {
-    await handle.close();
-    await cleanup();
-  });
+  after(async () => { await dispose(); });
 
   it('keeps every row, backfills the caller, and enforces the new keys and rules', async () => {
     const db = handle.db as any;

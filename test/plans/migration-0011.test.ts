@@ -3,52 +3,19 @@
 // price, destination or block, or a prefix the wholesale plan lacks) stay as overrides, and only
 // the plans that lost rows get a new rates_version.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Migrator, sql } from 'kysely';
-import pg from 'pg';
-import { openDatabase, type DbHandle } from '../../src/db/connect.js';
-import { migrateToLatest, migrationsFor } from '../../src/db/migrations.js';
+import type { DbHandle } from '../../src/db/connect.js';
+import { migrateToLatest } from '../../src/db/migrations.js';
 import { applyMarkup } from '../../src/money.js';
-import { isPostgres, testDatabaseUrl } from '../helpers/server.js';
+import { databaseBeforeMigration } from '../helpers/migrated-before.js';
 
 describe('migration 0011: retail plans keep only their overrides', () => {
   let handle: DbHandle;
-  let cleanup: () => Promise<void>;
+  let dispose: () => Promise<void>;
   before(async () => {
-    if (isPostgres()) {
-      const schema = `t_${crypto.randomBytes(6).toString('hex')}`;
-      const c = new pg.Client({ connectionString: testDatabaseUrl() });
-      await c.connect();
-      await c.query(`create schema ${schema}`);
-      await c.end();
-      handle = openDatabase(testDatabaseUrl(), schema);
-      cleanup = async () => {
-        const d = new pg.Client({ connectionString: testDatabaseUrl() });
-        await d.connect();
-        await d.query(`drop schema if exists ${schema} cascade`);
-        await d.end();
-      };
-    } else {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'll-mig-'));
-      handle = openDatabase(`sqlite:${path.join(dir, 'm.db')}`);
-      cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
-    }
-    // The database as the migrations before 0011 left it.
-    const schema = isPostgres() ? (await sql<{ s: string }>`select current_schema() as s`.execute(handle.db)).rows[0].s : undefined;
-    const before0011 = Object.fromEntries(Object.entries(migrationsFor(handle.dialect)).filter(([name]) => name < '0011'));
-    const { error } = await new Migrator({
-      db: handle.db, provider: { getMigrations: async () => before0011 }, ...(schema ? { migrationTableSchema: schema } : {}),
-    }).migrateToLatest();
-    assert.equal(error, undefined);
+    ({ handle, dispose } = await databaseBeforeMigration('0011'));
   });
-  after(async () => {
-    await handle.close();
-    await cleanup();
-  });
+  after(async () => { await dispose(); });
 
   it('removes the copies at the current markup, keeps every other row, bumps only the plans that changed', async () => {
     const db = handle.db as any;
