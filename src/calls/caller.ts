@@ -4,7 +4,6 @@ import { sql } from 'kysely';
 import type { Ctx } from '../context.js';
 import { preparedQuery } from '../db/prepared.js';
 import { badRequest } from '../errors.js';
-import { microsFromDb } from '../money.js';
 import { markupOrDefault } from '../plans/retail-rates.js';
 
 export interface Caller {
@@ -116,7 +115,7 @@ export async function findCaller(ctx: Ctx, input: { sip_login?: unknown; source_
     derivedFrom: row.wholesale_plan_id === null ? null : {
       planId: Number(row.wholesale_plan_id),
       planVersion: Number(row.wholesale_plan_version ?? 0),
-      markupMicroPercent: markupOrDefault(row.plan_owner_markup === null ? null : microsFromDb(row.plan_owner_markup)),
+      markupMicroPercent: markupOrDefault(row.plan_owner_markup),
       // SQLite answers 0/1, PostgreSQL a boolean.
       hasOverrides: row.plan_has_rows === true || Number(row.plan_has_rows) === 1,
     },

@@ -6,14 +6,15 @@
 //
 // The effective retail plan is the union of the two tables: the longest matching prefix wins
 // across both, and an override beats a wholesale row of the same prefix. Pure: plain values.
-import { applyMarkup } from '../money.js';
+import { applyMarkup, microsFromDb } from '../money.js';
 import type { RateMatch } from '../rating/rate-table.js';
 
 /** A reseller's markup when none was given at its creation: 20% (CONTRACT §4). */
 export const DEFAULT_MARKUP_MICRO_PERCENT = 20_000_000n;
 
-/** The stored markup column of a reseller (null: the default). */
-export const markupOrDefault = (microPercent: bigint | null): bigint => microPercent ?? DEFAULT_MARKUP_MICRO_PERCENT;
+/** A reseller's markup from its stored `markup_micro_percent` column (null: the default). */
+export const markupOrDefault = (stored: number | string | bigint | null): bigint =>
+  stored === null ? DEFAULT_MARKUP_MICRO_PERCENT : microsFromDb(stored);
 
 /** A wholesale match as the reseller's client pays it: both prices marked up, the rest as is. */
 export function markedUpMatch(wholesale: RateMatch, markupMicroPercent: bigint): RateMatch {

@@ -65,7 +65,7 @@ export async function resellerPlans(ctx: Ctx, actor: Actor) {
     agent_rates: await effectiveRetailCount(ctx.db, ctx.reads, {
       retailPlanId: Number(p.id),
       wholesalePlanId: p.wholesale_plan_id === null ? null : Number(p.wholesale_plan_id),
-      markupMicroPercent: markupOrDefault(p.markup_micro_percent === null ? null : microsFromDb(p.markup_micro_percent)),
+      markupMicroPercent: markupOrDefault(p.markup_micro_percent),
     }),
   })));
 }

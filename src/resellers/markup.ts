@@ -14,6 +14,7 @@ import { inTx } from '../db/tx.js';
 import { badRequest, conflict } from '../errors.js';
 import { applyMarkup, microsFromDb, moneyToJsonNumber, type Micros } from '../money.js';
 import { bumpRatesVersion, DEFAULT_MARKUP_MICRO_PERCENT } from '../plans/plans.js';
+import { markupOrDefault } from '../plans/retail-rates.js';
 import { effectiveRetailCount, type RetailPlanSource } from '../plans/retail-rows.js';
 import { clampedLimit } from '../util/input.js';
 import { nowIso } from '../util/time.js';
@@ -21,8 +22,7 @@ import { nowIso } from '../util/time.js';
 export const PREVIEW_DEFAULT_ROWS = 10;
 export const PREVIEW_MAX_ROWS = 100;
 
-const markupOf = (a: Account): bigint =>
-  a.markup_micro_percent === null ? DEFAULT_MARKUP_MICRO_PERCENT : microsFromDb(a.markup_micro_percent);
+const markupOf = (a: Account): bigint => markupOrDefault(a.markup_micro_percent);
 
 /** Micro-percent as the JSON number of percent (20000000 → 20, 12500000 → 12.5). */
 const percent = (microPercent: bigint): number => moneyToJsonNumber(microPercent);

@@ -124,7 +124,7 @@ export async function clientRates(ctx: Ctx, actor: Actor, input: { login?: unkno
   const source = {
     retailPlanId: Number(plan.id),
     wholesalePlanId: plan.wholesale_plan_id === null ? null : Number(plan.wholesale_plan_id),
-    markupMicroPercent: markupOrDefault(plan.markup_micro_percent === null ? null : microsFromDb(plan.markup_micro_percent)),
+    markupMicroPercent: markupOrDefault(plan.markup_micro_percent),
   };
   const [total, rows] = await Promise.all([
     effectiveRetailCount(ctx.db, ctx.reads, source),
