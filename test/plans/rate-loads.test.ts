@@ -121,11 +121,15 @@ describe('rate tables: loads that stall no call', () => {
   it('/readyz answers 503 while the preload runs and 200 once every plan is loaded; a call before that waits for its plan only', async () => {
     const b = await startTestServer({}, { shareWith: t });
     try {
-      const early = await fetch(`${b.url}/readyz`);
-      const earlyBody = await early.json() as any;
-      assert.equal(early.status, 503, JSON.stringify(earlyBody));
-      assert.equal(earlyBody.ok, false);
-      assert.equal(earlyBody.code, 'NOT_READY');
+      // Until the preload has listed the plans, `plans_loading` is empty; 503 throughout.
+      const earlyBody = await until('the preload\'s list of plans', async () => {
+        const early = await fetch(`${b.url}/readyz`);
+        const body = await early.json() as any;
+        assert.equal(early.status, 503, JSON.stringify(body));
+        assert.equal(body.ok, false);
+        assert.equal(body.code, 'NOT_READY');
+        return body.plans_loading.length > 0 ? body : null;
+      });
       assert.ok(earlyBody.plans_loading.includes(plan.id), JSON.stringify(earlyBody));
       // Liveness is not readiness.
       assert.equal((await fetch(`${b.url}/healthz`)).status, 200);
