@@ -10,10 +10,13 @@ export function figure(name: string, value: string | number, unit: string, note 
   process.stdout.write(`${name.padEnd(44)} ${String(value).padStart(12)} ${unit}${note ? `   ${note}` : ''}\n`);
 }
 
+/** What `npm start` puts in the server's environment (package.json), unless already set. */
+const START_ENV: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: '1' };
+
 /** Starts a server process and resolves once it prints `ready` (or the given marker) on stdout. */
 export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv, marker: RegExp, timeoutMs = 30_000): Promise<{ child: ChildProcess; output: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: { ...START_ENV, ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${cmd} did not start in ${timeoutMs} ms:\n${out}`)); }, timeoutMs);
     const onData = (d: Buffer) => {

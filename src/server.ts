@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { MemoryAttemptLimiter, SharedAttemptLimiter } from './accounts/attempt-limiter.js';
-import { loadMasterSecret, SecretBox } from './accounts/credentials.js';
+import { loadMasterSecret, SecretBox, warmPasswordHashing } from './accounts/credentials.js';
 import { bootstrapAdmin } from './accounts/provisioning.js';
 import type { Config } from './config.js';
 import type { Ctx } from './context.js';
@@ -172,6 +172,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     () => log.info({ plans: ctx.rates.readiness().loaded, ms: Math.round(performance.now() - preloadStarted) }, 'rate tables loaded'),
     (err: unknown) => log.warn({ err }, 'rate table preload stopped'),
   );
+  void warmPasswordHashing().catch((err: unknown) => log.warn({ err }, 'password hashing warm-up failed'));
   const stopExpiry = startReservationExpiry(ctx);
   const stopIdempotencyExpiry = startIdempotencyExpiry(ctx);
   const address = app.server.address();

@@ -18,6 +18,18 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
+/**
+ * Two throwaway hashes at start, one after the other. A scrypt hash needs a 16 MiB working
+ * buffer: the first of a process gets it from mmap (faulted in page by page, about 50 ms
+ * here) and, on freeing it, glibc raises its mmap threshold; the second then grows the heap
+ * by 16 MiB, faulted in once more; from the third on the buffer is reused. Done in the
+ * background at start, that cost is off the first logins and `create-reseller`s. With
+ * MALLOC_ARENA_MAX=1 (as `npm start` runs) every thread's hash reuses that one buffer.
+ */
+export async function warmPasswordHashing(): Promise<void> {
+  for (let i = 0; i < 2; i++) await hashPassword(crypto.randomBytes(16).toString('hex'));
+}
+
 export async function verifyPassword(password: string, stored: string | null): Promise<boolean> {
   if (!stored) return false;
   const parts = stored.split('$');
