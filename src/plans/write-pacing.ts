@@ -3,9 +3,10 @@
 // out, and the server waits for the lock on its event loop (busy_timeout sleeps in the thread).
 // So the import commits in short chunks and, while another connection is writing (its commits
 // move the file's data_version, and our BEGIN waits for its), holds the lock about 5 ms a chunk
-// and then leaves it free three times as long: the server's batches (which wait for the lock on
-// a timer, db/tx-batch.ts, not in SQLite's busy handler) get three quarters of it. Keeping 2/3
-// of the lock, as before, held the switch path to ~40% of its pace alone: a batch of
+// and then leaves it free five times as long: the server's batches (which wait for the lock on
+// a timer, db/tx-batch.ts, not in SQLite's busy handler) get five sixths of it. Leaving three
+// times as long held the switch path to 76-78% of its pace alone (five: 90%, the import 7%
+// longer beside traffic); keeping 2/3 of the lock held it to ~40%: a batch of
 // authorize/cdr that missed the gap waited out a whole chunk, and on two cores the import's
 // CPU came out of the server's. Only the idle import has a time target; beside traffic the
 // import takes longer, the calls do not. With nobody else writing,
@@ -16,8 +17,8 @@ import type SqliteDatabase from 'better-sqlite3';
 /** How long one chunk holds the write lock: short while another writer is active, longer alone. */
 const SHARED_HOLD_MS = 5;
 const ALONE_HOLD_MS = 25;
-/** While another writer is active, the gap after a chunk, as a share of the chunk's hold: the import keeps 1/4 of the lock. */
-const SHARED_GAP_RATIO = 3;
+/** While another writer is active, the gap after a chunk, as a share of the chunk's hold: the import keeps 1/6 of the lock. */
+const SHARED_GAP_RATIO = 5;
 const MIN_CHUNK_ROWS = 200;
 const MAX_CHUNK_ROWS = 10_000;
 /** After another writer's last sign, this long the import keeps yielding generously. */
