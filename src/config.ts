@@ -32,6 +32,8 @@ export interface Config {
   databaseUrl: string;
   /** PostgreSQL schema to use (tests isolate runs with it); empty = the server default. */
   databaseSchema: string;
+  /** PostgreSQL: connections of the main pool (each request's transaction holds one). */
+  databasePoolSize: number;
   adminApiKey: string | undefined;
   secret: string | undefined;
   dataDir: string;
@@ -113,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpMaxConnectionsPerAddress: intVar(env, 'HTTP_MAX_CONNECTIONS_PER_ADDRESS', trustProxyHops > 0 ? httpMaxConnections : Math.min(1024, httpMaxConnections), 1, 1_000_000),
     databaseUrl,
     databaseSchema: env.DATABASE_SCHEMA || '',
+    databasePoolSize: intVar(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
     adminApiKey: env.ADMIN_API_KEY || undefined,
     secret: env.LEDGERLINE_SECRET || undefined,
     dataDir,

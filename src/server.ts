@@ -42,6 +42,7 @@ export async function openContext(config: Config, log: Logger): Promise<{ ctx: C
       maxQueued: config.heavyReadQueue,
       timeoutMs: config.heavyReadTimeoutSeconds * 1000,
     },
+    poolSize: config.databasePoolSize,
     log,
   });
   reportStrayQueriesTo(handle.db, log);

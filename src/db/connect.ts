@@ -12,6 +12,7 @@ import { DEFAULT_HEAVY_READ_LIMITS, InlineReads, PostgresReads, type HeavyReadLi
 import { SqliteReadWorkers } from './read-workers.js';
 import type { Database, Db } from './schema.js';
 import { WalCheckpointer } from './checkpointer.js';
+import { statementName } from './statement-names.js';
 import { batchTransactionsOf, guardedDatabase } from './tx.js';
 import { TransactionBatcher } from './tx-batch.js';
 import { WalSync } from './wal-sync.js';
@@ -48,6 +49,8 @@ export interface OpenOptions {
   /** SQLite file: how often the WAL is checkpointed, off the event loop (checkpointer.ts). */
   checkpointIntervalMs?: number;
   heavyReads?: HeavyReadLimits;
+  /** PostgreSQL: connections of the main pool (DATABASE_POOL_SIZE). */
+  poolSize?: number;
   /** Told when a heavy read worker dies. */
   log?: Logger;
 }
@@ -104,6 +107,9 @@ function createPrivately(file: string): void {
   }
 }
 
+/** Main pool connections on PostgreSQL when not configured (DATABASE_POOL_SIZE). */
+export const DEFAULT_POOL_SIZE = 10;
+
 export function openDatabase(databaseUrl: string, schema = '', opts: OpenOptions = {}): DbHandle {
   const readLimits = opts.heavyReads ?? DEFAULT_HEAVY_READ_LIMITS;
   if (databaseUrl.startsWith('sqlite:')) {
@@ -158,7 +164,15 @@ export function openDatabase(databaseUrl: string, schema = '', opts: OpenOptions
     p.on('error', () => {});
     return p;
   };
-  const pool = newPool(10);
+  const pool = newPool(opts.poolSize ?? DEFAULT_POOL_SIZE);
+  // The hot path's queries as named statements, planned once per connection (statement-names.ts).
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (config: unknown, values?: unknown) => Promise<unknown>;
+    (client as { query: unknown }).query = (text: unknown, values?: unknown) => {
+      const name = typeof text === 'string' ? statementName(text) : undefined;
+      return name === undefined ? query(text, values) : query({ name, text, values });
+    };
+  });
   const db = guardedDatabase(new PostgresDialect({ pool }));
   const pgSidePool = newPool(2);
   // Heavy reads on connections of their own; the server stops one that outlives its deadline.

@@ -8,6 +8,7 @@
 import type { CompiledQuery, Compilable } from 'kysely';
 import type { Db, Trx } from './connect.js';
 import { dialectOf, type Dialect } from './dialect.js';
+import { nameStatement } from './statement-names.js';
 
 /** Stands for a parameter while the query is built; compiled, it marks the parameter's position. */
 class ParameterRef {
@@ -55,7 +56,10 @@ export function preparedQuery<P extends object>() {
       if (!prepared) {
         prepared = prepare(build, db, dialect);
         if (dialect === 'sqlite') sqlite = prepared;
-        else postgres = prepared;
+        else {
+          postgres = prepared;
+          nameStatement(prepared.compiled.sql);
+        }
       }
       const { compiled, names } = prepared;
       const values = new Array<unknown>(names.length);
