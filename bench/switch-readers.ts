@@ -167,6 +167,7 @@ export async function benchSwitchReaders(root: string): Promise<void> {
       p99Ms: Math.max(aloneBefore.p99Ms, aloneAfter.p99Ms),
       non2xx: aloneBefore.non2xx + aloneAfter.non2xx,
       errors: aloneBefore.errors + aloneAfter.errors,
+      refused: aloneBefore.refused + aloneAfter.refused,
     };
 
     // Failed switch requests (timeouts, 5xx) are part of the figure, not a reason to print none.

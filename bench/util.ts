@@ -72,10 +72,15 @@ export interface StartOptions {
   /** An existing folder (a database seeded by an earlier start) and the admin key it was made with. */
   dir?: string;
   adminKey?: string;
+  /** A PostgreSQL database (postgres://…) and the schema in it, instead of a SQLite file. */
+  postgres?: { url: string; schema: string };
   env?: Record<string, string>;
 }
 
-/** The built server (dist/) on a SQLite database in a temp folder (fresh, or `opts.dir`). */
+/**
+ * The built server (dist/) on a SQLite database in a temp folder (fresh, or `opts.dir`), or on
+ * `opts.postgres`, the folder then holding only the server's data directory.
+ */
 export async function startLedgerline(root: string, extraNodeArgs: string[] = [], opts: StartOptions = {}): Promise<BenchServer> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'll-bench-'));
   const dbFile = path.join(dir, 'bench.db');
@@ -87,9 +92,13 @@ export async function startLedgerline(root: string, extraNodeArgs: string[] = []
     port = 20000 + crypto.randomInt(20000);
     try {
       server = await startProcess(process.execPath, [...extraNodeArgs, path.join(root, 'dist/src/main.js')], {
-        PORT: String(port), DATABASE_URL: `sqlite:${dbFile}`, ADMIN_API_KEY: adminKey,
-        LEDGERLINE_SECRET: 'bench-secret', AGI_PORT: '0', LOG_LEVEL: 'info', ...opts.env,
-      }, /Ledgerline listening/);
+        PORT: String(port), ADMIN_API_KEY: adminKey,
+        LEDGERLINE_SECRET: 'bench-secret', AGI_PORT: '0', LOG_LEVEL: 'info',
+        ...(opts.postgres
+          ? { DATABASE_URL: opts.postgres.url, DATABASE_SCHEMA: opts.postgres.schema, LEDGERLINE_DATA_DIR: dir }
+          : { DATABASE_URL: `sqlite:${dbFile}` }),
+        ...opts.env,
+      }, /Ledgerline listening/, opts.postgres ? 120_000 : 30_000);
     } catch (err) {
       if (attempt >= 3 || !/EADDRINUSE/.test(String(err))) throw err;
     }
