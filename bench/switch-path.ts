@@ -97,8 +97,8 @@ async function seedResellerClients(server: BenchServer, planId: number, switchKe
 
 /**
  * One client with a large balance and as many SIP accounts as it may have, up to HOT_LINES:
- * the Client API's create-sip is the only way to add them and stops at the server's per-client
- * limit (SIP_LIMIT), which is below HOT_LINES.
+ * the Client API's create-sip is the only way to add them, up to the server's per-client limit
+ * (SIP_LIMIT, 500).
  */
 async function seedClientLines(server: BenchServer, planId: number, switchKey: string): Promise<SwitchFixture> {
   const c = await server.adminPost('create-client', { plan_id: planId, balance: '100000000' });

@@ -11,8 +11,11 @@ import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { formatLocal, nowIso } from '../util/time.js';
 import { projectIpMatches, projectSipAccount, removeEndpoint, removeSubscriber } from './projection.js';
 
-/** Upper bound of SIP accounts per client, service accounts included. */
-export const MAX_SIP_ACCOUNTS_PER_CLIENT = 100;
+/**
+ * Upper bound of SIP accounts per client, service accounts included. A call centre is one
+ * client with a line per seat: a few hundred lines (names stem02..stem999 leave room for it).
+ */
+export const MAX_SIP_ACCOUNTS_PER_CLIENT = 500;
 export const SERVICE_KINDS: SipKind[] = ['web', 'ipa'];
 
 export interface SipView {

@@ -165,6 +165,15 @@ describe('client api: SIP accounts and their switch projection', () => {
     assert.equal(next.name, `${stem}04`);
   });
 
+  it('a call centre: one client may have 200 lines (the bound is 500, not 100)', async () => {
+    const c = await freshClient();
+    const stem = c.login.slice(0, -2);
+    let last = '';
+    for (let i = 2; i <= 200; i++) last = (await createSip(c)).name;
+    assert.equal(last, `${stem}200`);
+    assert.equal((await sipList(c)).length, 200);
+  });
+
   it('create-sip with a caller-chosen password stores and lists exactly that password', async () => {
     const c = await freshClient();
     const created = await createSip(c, { password: 'StrongSipPass123' });
