@@ -12,6 +12,7 @@ import { CompiledQuery } from 'kysely';
 import type { Db, Trx } from './connect.js';
 import { forUpdate, hasTransientConflicts, type Dialect } from './dialect.js';
 import { preparedQuery } from './prepared.js';
+import { inTx } from './tx.js';
 import { AppError } from '../errors.js';
 import { transactionRetries } from '../metrics.js';
 
@@ -66,14 +67,57 @@ const ROLLBACK_TO = CompiledQuery.raw('rollback to savepoint money_op');
 export const retryLater = (operation: string) => new AppError(503, 'RETRY_LATER',
   `The ${operation} collided with concurrent updates and was not applied; send it again`);
 
+/** Transactions whose opener runs the whole of them again on a transient conflict (inTxRetrying). */
+const retriedWhole = new WeakSet<Trx>();
+/** The operation a transient conflict broke off, for the opener's metric and answer. */
+const operationOf = new WeakMap<object, string>();
+
+/** A short, jittered pause that lets the transaction that won finish first. */
+const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, attempt * (5 + Math.random() * 20)));
+
+/**
+ * Runs `fn` in a transaction (or in the caller's, when `db` is one) and, on PostgreSQL, runs the
+ * whole transaction again, a bounded number of times, when it is chosen as a deadlock victim or
+ * fails to serialize; then 503 RETRY_LATER. For a request's own transaction (http pipeline):
+ * everything it did is redone, its audit row included, and the money operations inside need no
+ * savepoint of their own (two round trips each, withTransientRetry).
+ */
+export async function inTxRetrying<T>(db: Db | Trx, dialect: Dialect, fn: (trx: Trx) => Promise<T>): Promise<T> {
+  if ((db as Trx).isTransaction || !hasTransientConflicts(dialect)) return inTx(db, fn);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await inTx(db, (trx) => {
+        retriedWhole.add(trx);
+        return fn(trx);
+      });
+    } catch (err) {
+      if (!isTransientConflict(err)) throw err;
+      const operation = (typeof err === 'object' && err !== null && operationOf.get(err)) || 'transaction';
+      transactionRetries.inc({ operation });
+      if (attempt >= TRANSIENT_ATTEMPTS) throw retryLater(operation);
+      await backOff(attempt);
+    }
+  }
+}
+
 /**
  * Runs `fn` in a savepoint of the transaction (PostgreSQL) and runs it again, a bounded number
  * of times, when it is chosen as a deadlock victim or fails to serialize. A savepoint rather
  * than a new transaction, so it works whether the service owns the transaction or joins the
- * request's (which also holds its audit row). SQLite has one writer: nothing to retry.
+ * request's (which also holds its audit row). Inside a transaction its opener retries whole
+ * (inTxRetrying), no savepoint: the conflict goes up to it, named. SQLite has one writer:
+ * nothing to retry.
  */
 export async function withTransientRetry<T>(trx: Trx, dialect: Dialect, operation: string, fn: () => Promise<T>): Promise<T> {
   if (!hasTransientConflicts(dialect)) return fn();
+  if (retriedWhole.has(trx)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isTransientConflict(err) && !operationOf.has(err as object)) operationOf.set(err as object, operation);
+      throw err;
+    }
+  }
   for (let attempt = 1; ; attempt++) {
     await trx.executeQuery(SAVEPOINT);
     try {
@@ -91,8 +135,7 @@ export async function withTransientRetry<T>(trx: Trx, dialect: Dialect, operatio
       if (!isTransientConflict(err)) throw err;
       transactionRetries.inc({ operation });
       if (attempt >= TRANSIENT_ATTEMPTS) throw retryLater(operation);
-      // A short, jittered pause lets the transaction that won finish first.
-      await new Promise((resolve) => setTimeout(resolve, attempt * (5 + Math.random() * 20)));
+      await backOff(attempt);
     }
   }
 }

@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { writeAudit } from '../../audit/audit-log.js';
 import { RequestAudit } from '../../audit/request-audit.js';
 import { withTrx } from '../../context.js';
-import { inTx } from '../../db/tx.js';
+import { inTxRetrying } from '../../db/locks.js';
 import type { StoredResponse } from '../../idempotency/idempotency.js';
 import type { ApiCall } from './api-call.js';
 import { auditEntryOf } from './audit.js';
@@ -28,8 +28,10 @@ async function runWrite(family: ApiFamily, call: ApiCall, request: FastifyReques
   const idemKey = idempotencyKeyOf(endpoint, input, request.headers['idempotency-key']);
   // The audit row is written in the transaction of its change (not after it): a change whose
   // row cannot be written is rolled back and answered 500.
+  // On PostgreSQL a transaction that meets a deadlock or serialization failure is run again
+  // whole (db/locks.ts): the services inside need no savepoints of their own.
   if (idemKey !== undefined) {
-    return inTx(ctx.db, async (trx) => {
+    return inTxRetrying(ctx.db, ctx.dialect, async (trx) => {
       const stored = await replayOrRun(trx, family, call, idemKey, async () => (
         { statusCode: 200, body: { [flag]: true, ...(await endpoint.handler(withTrx(ctx, trx), actor, input, info)) } }));
       // A replay is a request too: one row each, with the first one's status.
@@ -38,9 +40,12 @@ async function runWrite(family: ApiFamily, call: ApiCall, request: FastifyReques
     });
   }
   if (endpoint.transactional) {
-    return inTx(ctx.db, async (trx) => {
-      const body = { [flag]: true, ...(await endpoint.handler(withTrx(ctx, trx), actor, input, info)) };
+    return inTxRetrying(ctx.db, ctx.dialect, async (trx) => {
+      // The row first, as a success: if the change fails, both roll back. Written after it, the
+      // row's round trip would lengthen the time the change holds its accounts' row locks,
+      // which every other call of a busy reseller waits for (PostgreSQL).
       await writeAudit(trx, auditEntryOf(family, call, request, 200, null));
+      const body = { [flag]: true, ...(await endpoint.handler(withTrx(ctx, trx), actor, input, info)) };
       return { statusCode: 200, body };
     });
   }
