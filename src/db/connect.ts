@@ -107,6 +107,34 @@ function createPrivately(file: string): void {
   }
 }
 
+/**
+ * node-pg writes each message of a query (Parse, Bind, Describe, Execute, Sync) to the socket
+ * on its own: five write syscalls a query, and with TCP_NODELAY five segments, each waking the
+ * PostgreSQL backend to read a fraction of the query (on a small machine where both share
+ * the cores, each wake-up can preempt the event loop). Corking the socket until the end of the
+ * tick sends a query's messages in one write. Reaches into node-pg's connection (pinned
+ * version; checked by test/db/pg-writes.test.ts).
+ */
+function coalesceWrites(client: pg.PoolClient): void {
+  const connection = (client as unknown as { connection?: { stream?: { cork(): void; uncork(): void }; _send?: (buffer: Buffer) => boolean } }).connection;
+  const stream = connection?.stream;
+  const send = connection?._send?.bind(connection);
+  if (!connection || !stream || !send) return;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    stream.uncork();
+  };
+  connection._send = (buffer: Buffer) => {
+    if (!corked) {
+      corked = true;
+      stream.cork();
+      process.nextTick(uncork);
+    }
+    return send(buffer);
+  };
+}
+
 /** Main pool connections on PostgreSQL when not configured (DATABASE_POOL_SIZE). */
 export const DEFAULT_POOL_SIZE = 10;
 
@@ -167,6 +195,7 @@ export function openDatabase(databaseUrl: string, schema = '', opts: OpenOptions
   const pool = newPool(opts.poolSize ?? DEFAULT_POOL_SIZE);
   // The hot path's queries as named statements, planned once per connection (statement-names.ts).
   pool.on('connect', (client) => {
+    coalesceWrites(client);
     const query = client.query.bind(client) as (config: unknown, values?: unknown) => Promise<unknown>;
     (client as { query: unknown }).query = (text: unknown, values?: unknown) => {
       const name = typeof text === 'string' ? statementName(text) : undefined;
