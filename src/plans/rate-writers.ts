@@ -13,7 +13,7 @@ const RATES_UPSERT = {
   constants: [{ name: 'plan_id', pgType: 'bigint' }, { name: 'updated_at', pgType: 'text' }],
   columns: [
     { name: 'prefix', pgType: 'text' },
-    { name: 'destination', pgType: 'text' },
+    { name: 'destination', pgType: 'text', fewValues: true },
     { name: 'rate_micros', pgType: 'bigint' },
     { name: 'connect_charge_micros', pgType: 'bigint' },
     { name: 'initblock', pgType: 'int' },
