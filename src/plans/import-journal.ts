@@ -1,10 +1,10 @@
 // The journal of CSV rate imports: one row per import, `running` until the plan's
-// rates_version bump commits, with (SQLite) or after (PostgreSQL) its last rows, then `done`. On SQLite an import commits in many
-// short transactions (so the server's writes get in between them), so an import cut short
-// (killed, crashed, power lost) leaves rows written but the version not bumped: the journal
-// shows it (`ledgerline import-rates` warns of it), and running the same file again resumes
-// after the rows already committed (the upsert is idempotent, so rewriting them would be
-// harmless too). On PostgreSQL the import commits chunk by chunk too, on several connections
+// rates_version bump commits, with (SQLite) or after (PostgreSQL) its last rows, then `done`.
+// On SQLite an import commits in many short transactions (so the server's writes get in
+// between them), so an import cut short (killed, crashed, power lost) leaves rows written but
+// the version not bumped: the journal shows it (`ledgerline import-rates` warns of it), and
+// running the same file again resumes after the rows already committed (the upsert is
+// idempotent, so rewriting them would be harmless too). On PostgreSQL the import commits chunk by chunk too, on several connections
 // at once: `rows_written` counts the rows, in prefix order, up to the first chunk not yet
 // committed (chunks after it may be in already, and are simply written again on a resume).
 import fs from 'node:fs';
