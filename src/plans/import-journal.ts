@@ -1,13 +1,15 @@
-// The journal of CSV rate imports: one row per import, `running` until its last rows and the
-// plan's rates_version bump commit together, then `done`. On SQLite an import commits in many
-// short transactions (so the server's writes get in between them), so an import cut short
-// (killed, crashed, power lost) leaves rows written but the version not bumped: the journal
-// shows it (`ledgerline import-rates` warns of it), and running the same file again resumes
-// after the rows already committed (the upsert is idempotent, so rewriting them would be
-// harmless too). On PostgreSQL the import is one transaction; a journal row left `running`
-// there only says an attempt died before committing anything.
+// The journal of CSV rate imports: one row per import, `running` until the plan's
+// rates_version bump commits, with (SQLite) or after (PostgreSQL) its last rows, then `done`.
+// On SQLite an import commits in many short transactions (so the server's writes get in
+// between them), so an import cut short (killed, crashed, power lost) leaves rows written but
+// the version not bumped: the journal shows it (`ledgerline import-rates` warns of it), and
+// running the same file again resumes after the rows already committed (the upsert is
+// idempotent, so rewriting them would be harmless too). On PostgreSQL the import commits chunk by chunk too, on several connections
+// at once: `rows_written` counts the rows, in prefix order, up to the first chunk not yet
+// committed (chunks after it may be in already, and are simply written again on a resume).
 import fs from 'node:fs';
 import path from 'node:path';
+import { sql } from 'kysely';
 import type { Db, Trx } from '../db/connect.js';
 import { nowIso } from '../util/time.js';
 
@@ -66,6 +68,16 @@ export async function openImportJournal(db: Db, planId: number, file: string, ro
 /** Records rows committed so far, in the transaction that committed them. */
 export async function recordImportProgress(trx: Trx, id: number, rowsWritten: number): Promise<void> {
   await trx.updateTable('rate_imports').set({ rows_written: rowsWritten, updated_at: nowIso() }).where('id', '=', id).execute();
+}
+
+/**
+ * Records rows committed so far, in the transaction that committed the last of them, unless a
+ * transaction beside it has recorded more (PostgreSQL imports commit on several connections).
+ */
+export async function recordImportProgressAtLeast(trx: Trx, id: number, rowsWritten: number): Promise<void> {
+  await trx.updateTable('rate_imports')
+    .set({ rows_written: sql<number>`greatest(rows_written, ${rowsWritten})`, updated_at: nowIso() })
+    .where('id', '=', id).execute();
 }
 
 /** Closes the journal row, in the transaction that bumps the plan's rates_version. */

@@ -11,7 +11,9 @@ import { parseCsvRow } from '../../src/plans/csv-rows.js';
 import { splitCsvRecord } from '../../src/plans/csv-tokenizer.js';
 import { parseRate } from '../../src/plans/plans.js';
 import { PrefixIndex } from '../../src/rating/prefix-index.js';
-import { createClient, createPlan, runCli, startTestServer, type TestServer } from '../helpers/server.js';
+import { importRatesCsv } from '../../src/plans/csv-import.js';
+import { nowIso } from '../../src/util/time.js';
+import { createClient, createPlan, isPostgres, runCli, startTestServer, type TestServer } from '../helpers/server.js';
 
 
 describe('CSV rows: parsing and validation', () => {
@@ -298,6 +300,48 @@ describe('ledgerline import-rates', () => {
     const wrong = await cli('import-rates', String(planId), csv('nice.csv', '4930,Germany,0.012\n'), '--nice', '25');
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /--nice: an integer from 0 to 19/);
+  });
+
+  it('PostgreSQL: a row another writer adds during the import is upserted, not a failure; the chunks and the journal add up', { skip: !isPostgres() && 'PostgreSQL only' }, async () => {
+    const plan = await createPlan(t); // prefixes 1, 44, 447
+    const db = t.server.ctx.db;
+    const rows = 3000;
+    const odd = 'Zone \\ {1}, "A"';
+    const lines: string[] = [];
+    for (let i = 0; i < rows; i++) lines.push(`${700_000 + i},${i % 2 ? `"${odd.replaceAll('"', '""')}"` : 'Zone B'},0.0${String(i % 100).padStart(2, '0')}`);
+    const file = csv('beside-writer.csv', lines.join('\n'));
+    // Another transaction adds the file's first prefix, and one of its own, and commits only once
+    // the import is under way (a chunk committed on the second connection): the import's plain
+    // insert of the first chunk waits for it, then meets the row (23505) and writes it again.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    const other = db.transaction().execute(async (trx) => {
+      await trx.insertInto('rates').values(['700000', '699999'].map((prefix) => ({
+        plan_id: plan.id, prefix, destination: 'Other writer', rate_micros: 1, connect_charge_micros: 0,
+        initblock: 1, billingblock: 1, minimal_time: 0, updated_at: nowIso(),
+      }))).execute();
+      await released;
+    });
+    let phase = '';
+    let updates = 0;
+    const progress = {
+      phase(name: string) { phase = name; }, finish() {}, end() {},
+      update() { if (phase === 'importing' && ++updates === 1) release(); },
+    };
+    const summary = await importRatesCsv({ db, dialect: t.server.ctx.dialect, pgChunkRows: 100 }, plan.id, file, progress);
+    await other;
+    assert.equal(summary.rows_imported, rows);
+    assert.ok(updates >= 30, `one progress update per chunk of 100 rows, got ${updates}`);
+    const stored = await ratesOf(plan.id);
+    assert.equal(stored.length, rows + 3 + 1);
+    assert.deepEqual(stored.find((r) => r.prefix === '700000'), {
+      prefix: '700000', destination: 'Zone B', rate_micros: 0, connect_charge_micros: 0, initblock: 1, billingblock: 1, minimal_time: 0,
+    }, 'the import wrote the row after the other writer');
+    assert.equal(stored.find((r) => r.prefix === '700001')!.destination, odd);
+    assert.equal(stored.find((r) => r.prefix === '699999')!.destination, 'Other writer');
+    const journal = await db.selectFrom('rate_imports').selectAll().where('id', '=', summary.import_id).executeTakeFirstOrThrow();
+    assert.equal(journal.status, 'done');
+    assert.equal(Number(journal.rows_written), rows);
   });
 
   it('imports a few thousand rows in one go, exact money included', async () => {
