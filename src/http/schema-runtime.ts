@@ -126,7 +126,7 @@ function closed<S extends TSchema>(schema: S): S {
 }
 
 /**
- * The schema handed to fast-json-stringify: plain JSON, nullable scalars as `type: [t, "null"]`
+ * The schema handed to fast-json-stringify: plain JSON, nullable values as `type: [t, "null"]`
  * (no run-time branch matching), and no `required` (a replayed answer stored before a field
  * existed still serializes; the strict check and `/docs` keep `required`).
  */
@@ -140,8 +140,12 @@ function forSerializer(schema: TSchema): Record<string, unknown> {
     if (Array.isArray(s.anyOf)) {
       s.anyOf = s.anyOf.map(walk);
       const nonNull = s.anyOf.filter((x: any) => x.type !== 'null');
-      const scalar = nonNull.length === 1 && ['string', 'integer', 'number', 'boolean'].includes(nonNull[0].type) && nonNull[0].const === undefined;
-      if (scalar && s.anyOf.length === 2) {
+      // Objects and arrays too: fast-json-stringify serializes `type: ['object', 'null']` with
+      // a null check, where an anyOf makes it pick the branch with an ajv validator, compiled on
+      // the first answer that has the field (about 10 ms) and run on every one after (the
+      // switch's `rate`).
+      const single = nonNull.length === 1 && ['string', 'integer', 'number', 'boolean', 'object', 'array'].includes(nonNull[0].type) && nonNull[0].const === undefined;
+      if (single && s.anyOf.length === 2) {
         const { anyOf: _anyOf, ...rest } = s;
         return { ...rest, ...nonNull[0], type: [nonNull[0].type, 'null'] };
       }
