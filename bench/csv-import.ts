@@ -5,13 +5,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import pino from 'pino';
 import { bootstrapAdmin } from '../src/accounts/provisioning.js';
 import { loadConfig } from '../src/config.js';
 import { createPlan } from '../src/plans/plans.js';
 import { openContext } from '../src/server.js';
-import { figure } from './util.js';
+import { figure, pgExecute } from './util.js';
 
 const ROWS = Number(process.env.BENCH_CSV_ROWS ?? 1_000_000);
 const COUNTRIES = ['Germany', 'France', 'United Kingdom', 'Spain', 'Italy', 'Poland', 'Brazil', 'India', 'Nigeria', 'Indonesia'];
@@ -56,15 +55,6 @@ async function writeCsv(file: string): Promise<number> {
   return fs.statSync(file).size;
 }
 
-async function pgSchema(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 export async function benchCsvImport(root: string): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'll-bench-csv-'));
@@ -75,8 +65,8 @@ export async function benchCsvImport(root: string): Promise<void> {
     // BENCH_DATABASE_URL=postgres://… measures the PostgreSQL path, in a schema of its own.
     const pgUrl = process.env.BENCH_DATABASE_URL;
     const schema = pgUrl ? `bench_csv_${crypto.randomBytes(4).toString('hex')}` : '';
-    if (pgUrl) await pgSchema(pgUrl, `create schema ${schema}`);
-    dropSchema = pgUrl ? () => pgSchema(pgUrl, `drop schema ${schema} cascade`) : null;
+    if (pgUrl) await pgExecute(pgUrl, `create schema ${schema}`);
+    dropSchema = pgUrl ? () => pgExecute(pgUrl, `drop schema ${schema} cascade`) : null;
     const env = {
       DATABASE_URL: pgUrl ?? `sqlite:${path.join(dir, 'bench.db')}`,
       DATABASE_SCHEMA: schema,

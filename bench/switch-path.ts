@@ -12,8 +12,7 @@
 // authorization fails the benchmark.
 import crypto from 'node:crypto';
 import autocannon from 'autocannon';
-import pg from 'pg';
-import { figure, startLedgerline, type BenchServer } from './util.js';
+import { figure, pgExecute, startLedgerline, type BenchServer } from './util.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 256);
 const CLIENTS = 200;
@@ -258,19 +257,10 @@ async function benchSqlite(root: string, nodeArgs: string[]): Promise<SwitchRun>
   }
 }
 
-async function pgStatement(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 async function benchPostgres(root: string, nodeArgs: string[], pgUrl: string, sqlite: SwitchRun): Promise<void> {
   const schema = `bench_switch_${crypto.randomBytes(4).toString('hex')}`;
-  await pgStatement(pgUrl, `create schema ${schema}`);
+  await pgExecute(pgUrl, `create schema ${schema}`);
   try {
     const postgres = { url: pgUrl, schema };
     const a = await startLedgerline(root, nodeArgs, { postgres });
@@ -304,7 +294,7 @@ async function benchPostgres(root: string, nodeArgs: string[], pgUrl: string, sq
       await a.stop();
     }
   } finally {
-    await pgStatement(pgUrl, `drop schema ${schema} cascade`);
+    await pgExecute(pgUrl, `drop schema ${schema} cascade`);
   }
 }
 

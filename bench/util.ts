@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 
 export function figure(name: string, value: string | number, unit: string, note = ''): void {
   process.stdout.write(`${name.padEnd(44)} ${String(value).padStart(12)} ${unit}${note ? `   ${note}` : ''}\n`);
@@ -122,4 +123,15 @@ export async function startLedgerline(root: string, extraNodeArgs: string[] = []
       if (!opts.dir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** One statement on a connection of its own (a benchmark's schema created or dropped). */
+export async function pgExecute(url: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
 }

@@ -136,7 +136,7 @@ function coalesceWrites(client: pg.PoolClient): void {
 }
 
 /** Main pool connections on PostgreSQL when not configured (DATABASE_POOL_SIZE). */
-export const DEFAULT_POOL_SIZE = 10;
+const DEFAULT_POOL_SIZE = 10;
 
 export function openDatabase(databaseUrl: string, schema = '', opts: OpenOptions = {}): DbHandle {
   const readLimits = opts.heavyReads ?? DEFAULT_HEAVY_READ_LIMITS;
