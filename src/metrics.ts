@@ -63,3 +63,14 @@ export const heavyReadsRefused = new client.Counter({
   labelNames: ['reason'] as const,
   registers: [registry],
 });
+export const switchBatchSize = new client.Histogram({
+  name: 'ledgerline_switch_batch_calls',
+  help: 'PostgreSQL: authorizations and CDRs that shared one transaction (calls/switch-batch.ts)',
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+  registers: [registry],
+});
+export const switchBatchFallbacks = new client.Counter({
+  name: 'ledgerline_switch_batch_fallbacks_total',
+  help: 'PostgreSQL: switch batches whose shared transaction failed, their calls then run one by one',
+  registers: [registry],
+});

@@ -1,6 +1,7 @@
 // Start-up: config -> database (migrated) -> secrets -> admin bootstrap -> HTTP server.
 import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
+import { batchSwitchCalls, SwitchBatch } from './calls/switch-batch.js';
 import { MemoryAttemptLimiter, SharedAttemptLimiter } from './accounts/attempt-limiter.js';
 import { loadMasterSecret, SecretBox, warmPasswordHashing } from './accounts/credentials.js';
 import { bootstrapAdmin } from './accounts/provisioning.js';
@@ -68,6 +69,8 @@ export async function openContext(config: Config, log: Logger): Promise<{ ctx: C
     durable: () => handle.durable(),
     sqliteReader: handle.sqliteReader,
   };
+  // The switch path shares transactions among the calls that arrive together (docs/postgres.md).
+  if (handle.dialect === 'postgres') batchSwitchCalls(handle.db, new SwitchBatch(ctx));
   return { ctx, handle, secretCreated: created };
 }
 

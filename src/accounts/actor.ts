@@ -2,7 +2,9 @@
 import type SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import type { Db } from '../db/connect.js';
+import { CoalescedLookup } from '../db/coalesced-lookup.js';
+import type { Db, Trx } from '../db/connect.js';
+import { dialectOf } from '../db/dialect.js';
 import { preparedQuery } from '../db/prepared.js';
 import type { Role } from '../db/schema.js';
 import { nowIso } from '../util/time.js';
@@ -28,18 +30,33 @@ export interface Actor {
   readAtAuth: { balanceMicros: number; planId: number | null; planName: string | null };
 }
 
-const byKeyHashQuery = (db: Db, keyHash: string) => db
+const keyQuery = (db: Db) => db
   .selectFrom('api_keys as k')
   .innerJoin('accounts as a', 'a.id', 'k.account_id')
   .leftJoin('accounts as p', 'p.id', 'a.parent_id')
   .leftJoin('plans as pl', 'pl.id', 'a.plan_id')
   .select([
     sql<number>`k.id`.as('key_id'), 'k.revoked_at', 'a.id', 'a.login', 'a.role', 'a.parent_id', 'a.active', sql<number | null>`p.active`.as('parent_active'),
-    'a.balance_micros', 'a.plan_id', sql<string | null>`pl.name`.as('plan_name'),
-  ])
-  .where('k.key_hash', '=', keyHash);
-const selectByKeyHash = preparedQuery<{ keyHash: string }>()((db, p) => byKeyHashQuery(db, p.keyHash));
+    'a.balance_micros', 'a.plan_id', sql<string | null>`pl.name`.as('plan_name'), 'k.key_hash',
+  ]);
+const byKeyHashQuery = (db: Db, keyHash: string) => keyQuery(db).where('k.key_hash', '=', keyHash);
+const selectByKeyHash = preparedQuery<{ keyHash: string }>()((db, p) => byKeyHashQuery(db as Db, p.keyHash));
+const selectByKeyHashes = preparedQuery<{ keyHashes: string[] }>()((db, p) => keyQuery(db as Db).where(sql<boolean>`k.key_hash in (select unnest(${p.keyHashes}::text[]))`));
 type KeyRow = Awaited<ReturnType<typeof selectByKeyHash>>[number];
+
+/**
+ * PostgreSQL: the lookups of one turn of the event loop in one query (db/coalesced-lookup.ts);
+ * a switch sends all its calls with one key.
+ */
+const coalesced = new WeakMap<Db, CoalescedLookup<KeyRow>>();
+function lookupCoalesced(db: Db, keyHash: string): Promise<KeyRow | undefined> {
+  let lookup = coalesced.get(db);
+  if (!lookup) {
+    lookup = new CoalescedLookup((keyHashes) => selectByKeyHashes(db, { keyHashes }), (row) => row.key_hash);
+    coalesced.set(db, lookup);
+  }
+  return lookup.get(keyHash);
+}
 
 /**
  * Looks API keys up on SQLite's read-only connection: synchronous, no queueing behind writes.
@@ -105,7 +122,9 @@ function cachedKeyHash(apiKey: string): string {
 export async function actorByApiKey(db: Db, apiKey: string, reader?: SqliteDatabase.Database, log?: Logger): Promise<Actor | null> {
   if (apiKey.length > 200) return null;
   const keyHash = cachedKeyHash(apiKey);
-  const row = reader ? lookupOnReader(reader, db, keyHash) : (await selectByKeyHash(db, { keyHash }))[0];
+  const row = reader ? lookupOnReader(reader, db, keyHash)
+    : dialectOf(db) === 'postgres' && !(db as unknown as Trx).isTransaction ? await lookupCoalesced(db, keyHash)
+    : (await selectByKeyHash(db, { keyHash }))[0];
   if (!row) return null;
   if (row.revoked_at !== null && row.revoked_at <= nowIso()) return null;
   const keyId = Number(row.key_id);

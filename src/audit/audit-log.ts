@@ -10,6 +10,7 @@
 // - CLI commands (cli/main.ts): one row on its own once the command has succeeded, not in its
 //   transaction (a failure to write it fails the command after its change was made); a
 //   refused command leaves no row.
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db, Trx } from '../db/connect.js';
 import { preparedQuery } from '../db/prepared.js';
@@ -57,6 +58,17 @@ const parameters = (e: AuditEntry): AuditRow => ({
 
 export async function writeAudit(db: Db | Trx, e: AuditEntry): Promise<void> {
   await insertAudit(db, parameters(e));
+}
+
+/** Writes the rows of many requests with one statement (PostgreSQL: the switch batch, calls/switch-batch.ts). */
+export async function writeAuditRows(trx: Trx, entries: AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  const rows = entries.map(parameters);
+  const col = <K extends keyof AuditRow>(k: K) => rows.map((r) => (r[k] === null ? null : String(r[k])));
+  await sql`insert into audit_log (actor_id, actor_login, actor_role, api, endpoint, method, ip, status_code, error_code, created_at)
+    select * from unnest(${col('actorId')}::bigint[], ${col('actorLogin')}::text[], ${col('actorRole')}::text[], ${col('api')}::text[],
+      ${col('endpoint')}::text[], ${col('method')}::text[], ${col('ip')}::text[], ${col('statusCode')}::int[], ${col('errorCode')}::text[],
+      ${col('createdAt')}::text[])`.execute(trx);
 }
 
 /** Writes one audit row and answers its id, for a request whose outcome is known only later (request-audit.ts). */

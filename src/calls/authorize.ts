@@ -3,51 +3,24 @@
 // limit is what all of them can pay, and its cost is reserved on each until the CDR arrives or
 // the reservation expires. Reservations count against `available`, so concurrent calls can
 // never spend more than the balance.
+import type { AuditEntry } from '../audit/audit-log.js';
 import type { Ctx } from '../context.js';
-import { preparedQuery } from '../db/prepared.js';
-import { lockAccounts, withTransientRetry, type LockedAccount } from '../db/locks.js';
+import type { Trx } from '../db/connect.js';
+import { lockAccounts, withTransientRetry } from '../db/locks.js';
 import { inTx } from '../db/tx.js';
 import { reserve } from '../ledger/reservations.js';
 import { callsAuthorized } from '../metrics.js';
-import { microsFromDb } from '../money.js';
 import { effectiveRetailMatch } from '../plans/retail-rates.js';
-import type { RateMatch } from '../rating/rate-table.js';
-import { callCostMicros, maxDurationForAll, minimumBlockCostMicros } from '../rating/tariff.js';
+import {
+  decideAuthorize, fundsOf, payersOf, type AuthorizeDecision, type AuthorizeResult, type RatedCall, type RefusalReason,
+} from './call-decisions.js';
+import { readCallRows } from './call-rows.js';
+import { switchBatchOf } from './switch-batch.js';
 import { findCaller, normalizeDestination, parseUniqueId, type Caller } from './caller.js';
-import { sameSwitch } from './switch-ref.js';
 
-/** Reservations outlive the call limit by this much before the expiry worker frees them. */
-export const RESERVATION_GRACE_SECONDS = 300;
-
-export type RefusalReason =
-  | 'UNKNOWN_CALLER' | 'SIP_ACCOUNT_INACTIVE' | 'ACCOUNT_INACTIVE' | 'RESELLER_INACTIVE'
-  | 'NO_RATE' | 'INSUFFICIENT_BALANCE' | 'RESELLER_INSUFFICIENT_BALANCE'
-  /** The uniqueid belongs to a call whose CDR was already settled. */
-  | 'ALREADY_SETTLED'
-  /** This switch already used the uniqueid for another caller's call (give each Asterisk its own systemname). */
-  | 'UNIQUEID_IN_USE';
-
-export interface AuthorizeResult {
-  allowed: boolean;
-  max_duration: number;
-  caller_id: string | null;
-  rate: { prefix: string; destination: string } | null;
-  reason?: RefusalReason;
-  sip_login?: string;
-}
+export { RESERVATION_GRACE_SECONDS, type AuthorizeResult, type RefusalReason, type RatedCall } from './call-decisions.js';
 
 export interface AuthorizeInput { uniqueid?: unknown; sip_login?: unknown; source_ip?: unknown; source_port?: unknown; destination?: unknown }
-
-export function availableMicros(a: LockedAccount): bigint {
-  const credit = a.postpaid === 1 ? microsFromDb(a.credit_limit_micros) : 0n;
-  return microsFromDb(a.balance_micros) + credit - microsFromDb(a.reserved_micros);
-}
-
-export interface RatedCall {
-  caller: Caller;
-  retail: RateMatch;
-  wholesale: RateMatch | null;
-}
 
 /**
  * Rates a call for the client's plan and, for reseller clients, the reseller's wholesale plan.
@@ -73,73 +46,60 @@ export async function rateCall(ctx: Ctx, caller: Caller, destination: string): P
   return wholesale ? { caller, retail, wholesale } : null;
 }
 
-// Statements of every authorization, built once (db/prepared.ts). A uniqueid is looked up
-// across switches (few rows) and the rows of this switch picked out here.
-const reservationsOfUniqueId = preparedQuery<{ uniqueid: string }>()((db, p) => db.selectFrom('reservations')
-  .select(['switch_ref', 'caller_account_id', 'max_duration']).where('uniqueid', '=', p.uniqueid));
-const callsOfUniqueId = preparedQuery<{ uniqueid: string }>()((db, p) => db.selectFrom('calls')
-  .select(['switch_ref', 'account_id']).where('uniqueid', '=', p.uniqueid));
+function refusal(reason: RefusalReason): AuthorizeResult {
+  return { allowed: false, max_duration: 0, caller_id: null, rate: null, reason };
+}
 
-function refuse(reason: RefusalReason, extra: Partial<AuthorizeResult> = {}): AuthorizeResult {
-  callsAuthorized.inc({ outcome: reason });
-  return { allowed: false, max_duration: 0, caller_id: null, rate: null, reason, ...extra };
+/** Writes what an authorization decided: a reservation for each payer. */
+export async function applyAuthorize(trx: Trx, d: AuthorizeDecision, uniqueid: string, switchRef: string, callerAccountId: number): Promise<void> {
+  for (const r of d.reserve) {
+    await reserve(trx, {
+      uniqueid, switchRef, callerAccountId, accountId: r.accountId, amountMicros: r.amountMicros,
+      maxDurationSeconds: d.maxDurationSeconds, expiresAt: d.expiresAt, rate: r.rate,
+    });
+  }
+}
+
+/** One authorization in the transaction `ctx.db` is, or in one of its own. */
+export async function authorizeRated(ctx: Ctx, rated: RatedCall, uniqueid: string, switchRef: string): Promise<AuthorizeResult> {
+  return inTx(ctx.db, (trx) => withTransientRetry(trx, ctx.dialect, 'authorization', async () => {
+    // First, before any other row: the global lock order (db/locks.ts).
+    const locked = await lockAccounts(trx, ctx.dialect, payersOf(rated).map((p) => p.accountId));
+    const rows = await readCallRows(trx, uniqueid);
+    const d = decideAuthorize(rated, switchRef, rows, (id) => fundsOf(locked.get(id)!), ctx.config.maxCallDurationSeconds, Date.now());
+    await applyAuthorize(trx, d, uniqueid, switchRef, rated.caller.accountId);
+    return d.result;
+  }));
 }
 
 /**
  * May the call start? `switchRef` names the switch asking (calls/switch-ref.ts): the call and its
- * reservations belong to (switch, uniqueid).
+ * reservations belong to (switch, uniqueid). `audit`, the request's audit row, is given when the
+ * request has no transaction of its own: on PostgreSQL the call then joins a batch
+ * (switch-batch.ts), which writes the row with it.
  */
-export async function authorizeCall(ctx: Ctx, input: AuthorizeInput, switchRef: string): Promise<AuthorizeResult> {
+export async function authorizeCall(ctx: Ctx, input: AuthorizeInput, switchRef: string, audit?: AuditEntry): Promise<AuthorizeResult> {
+  const result = await authorize(ctx, input, switchRef, audit);
+  callsAuthorized.inc({ outcome: result.allowed ? 'allowed' : result.reason ?? 'refused' });
+  return result;
+}
+
+async function authorize(ctx: Ctx, input: AuthorizeInput, switchRef: string, audit?: AuditEntry): Promise<AuthorizeResult> {
   const uniqueid = parseUniqueId(input.uniqueid);
   const destination = normalizeDestination(input.destination);
+  const batch = audit && !(ctx.db as Trx).isTransaction ? switchBatchOf(ctx.db) : undefined;
+  const refused = async (reason: RefusalReason) => {
+    // A refusal is an answer (200): its audit row is written as for any other.
+    if (batch) await batch.auditOnly(audit!);
+    return refusal(reason);
+  };
   const caller = await findCaller(ctx, input);
-  if (!caller) return refuse('UNKNOWN_CALLER');
-  if (!caller.sipActive) return refuse('SIP_ACCOUNT_INACTIVE');
-  if (!caller.accountActive) return refuse('ACCOUNT_INACTIVE');
-  if (caller.reseller && !caller.reseller.active) return refuse('RESELLER_INACTIVE');
+  if (!caller) return refused('UNKNOWN_CALLER');
+  if (!caller.sipActive) return refused('SIP_ACCOUNT_INACTIVE');
+  if (!caller.accountActive) return refused('ACCOUNT_INACTIVE');
+  if (caller.reseller && !caller.reseller.active) return refused('RESELLER_INACTIVE');
   const rated = await rateCall(ctx, caller, destination);
-  if (!rated) return refuse('NO_RATE');
-  const rate = { prefix: rated.retail.prefix, destination: rated.retail.destination };
-  const maxSeconds = ctx.config.maxCallDurationSeconds;
-
-  return inTx(ctx.db, (trx) => withTransientRetry(trx, ctx.dialect, 'authorization', async () => {
-    const callerId = caller.callerId;
-    const payers: Array<{ accountId: number; match: RateMatch; shortReason: RefusalReason }> = [
-      { accountId: caller.accountId, match: rated.retail, shortReason: 'INSUFFICIENT_BALANCE' },
-    ];
-    if (caller.reseller && rated.wholesale) {
-      payers.push({ accountId: caller.reseller.id, match: rated.wholesale, shortReason: 'RESELLER_INSUFFICIENT_BALANCE' });
-    }
-    // First, before any other row: the global lock order (db/locks.ts).
-    const locked = await lockAccounts(trx, ctx.dialect, payers.map((p) => p.accountId));
-
-    // A repeated authorize of the same call returns its reservation instead of reserving again;
-    // the same uniqueid from this switch for another caller is refused, never handed over.
-    const held = (await reservationsOfUniqueId(trx, { uniqueid })).filter((r) => sameSwitch(r.switch_ref, switchRef));
-    const own = held.find((r) => Number(r.caller_account_id) === caller.accountId);
-    if (own) {
-      callsAuthorized.inc({ outcome: 'allowed' });
-      return { allowed: true, max_duration: own.max_duration, caller_id: callerId, rate, sip_login: caller.sipLogin };
-    }
-    if (held.some((r) => r.switch_ref === switchRef)) return refuse('UNIQUEID_IN_USE', { rate, sip_login: caller.sipLogin });
-    const settled = (await callsOfUniqueId(trx, { uniqueid })).filter((c) => sameSwitch(c.switch_ref, switchRef));
-    if (settled.some((c) => Number(c.account_id) === caller.accountId)) return refuse('ALREADY_SETTLED', { caller_id: callerId, rate });
-    if (settled.some((c) => c.switch_ref === switchRef)) return refuse('UNIQUEID_IN_USE', { rate, sip_login: caller.sipLogin });
-
-    const funded = payers.map((p) => ({ ...p, tariff: p.match.tariff, availableMicros: availableMicros(locked.get(p.accountId)!) }));
-    // The first payer that cannot afford the minimum block names the refusal.
-    const short = funded.find((p) => minimumBlockCostMicros(p.tariff) > p.availableMicros);
-    if (short) return refuse(short.shortReason, { caller_id: callerId, rate, sip_login: caller.sipLogin });
-    // The rating core's limit over all payers, the one its property tests pin (test/props/call-cost.test.ts).
-    const limit = maxDurationForAll(funded, maxSeconds);
-    const expiresAt = new Date(Date.now() + (limit + RESERVATION_GRACE_SECONDS) * 1000).toISOString();
-    for (const p of payers) {
-      await reserve(trx, {
-        uniqueid, switchRef, callerAccountId: caller.accountId, accountId: p.accountId,
-        amountMicros: callCostMicros(p.match.tariff, limit), maxDurationSeconds: limit, expiresAt, rate: p.match,
-      });
-    }
-    callsAuthorized.inc({ outcome: 'allowed' });
-    return { allowed: true, max_duration: limit, caller_id: callerId, rate, sip_login: caller.sipLogin };
-  }));
+  if (!rated) return refused('NO_RATE');
+  if (batch) return batch.authorize({ rated, uniqueid, switchRef, audit: audit! }, (alone) => authorizeRated(alone, rated, uniqueid, switchRef));
+  return authorizeRated(ctx, rated, uniqueid, switchRef);
 }

@@ -2,6 +2,9 @@
 // with its client and (for reseller clients) the reseller.
 import { sql } from 'kysely';
 import type { Ctx } from '../context.js';
+import { CoalescedLookup } from '../db/coalesced-lookup.js';
+import type { Trx } from '../db/connect.js';
+import { dialectOf } from '../db/dialect.js';
 import { preparedQuery } from '../db/prepared.js';
 import { badRequest } from '../errors.js';
 import { markupOrDefault } from '../plans/retail-rates.js';
@@ -47,7 +50,7 @@ export function parseUniqueId(input: unknown): string {
 // The caller with its account, reseller, plan versions (and, for a retail plan, its wholesale
 // plan's and its owner's markup) and active caller ID in one query;
 // built once (db/prepared.ts), as it runs twice for every call.
-function callerQuery(db: Ctx['db'], sipName: string) {
+function callerQuery(db: Ctx['db']) {
   return db.selectFrom('sip_accounts as s')
     .innerJoin('accounts as a', 'a.id', 's.account_id')
     .leftJoin('plans as ap', 'ap.id', 'a.plan_id')
@@ -65,10 +68,26 @@ function callerQuery(db: Ctx['db'], sipName: string) {
       (eb) => eb.exists(eb.selectFrom('rates as ro').select(sql.lit(1).as('one')).whereRef('ro.plan_id', '=', 'ap.id')).as('plan_has_rows'),
       'r.id as reseller_id', 'r.active as reseller_active', 'r.plan_id as reseller_plan_id', 'rp.rates_version as reseller_plan_version',
       'cid.cid as caller_id',
-    ])
-    .where('s.name', '=', sipName);
+    ]);
 }
-const callerBySipName = preparedQuery<{ sipName: string }>()((db, p) => callerQuery(db, p.sipName));
+const callerBySipName = preparedQuery<{ sipName: string }>()((db, p) => callerQuery(db).where('s.name', '=', p.sipName));
+const callersBySipNames = preparedQuery<{ sipNames: string[] }>()((db, p) => callerQuery(db).where(sql<boolean>`s.name in (select unnest(${p.sipNames}::text[]))`));
+type CallerRow = Awaited<ReturnType<typeof callerBySipName>>[number];
+
+/**
+ * PostgreSQL: the callers looked up in one turn of the event loop, in one query
+ * (db/coalesced-lookup.ts).
+ */
+const coalesced = new WeakMap<object, CoalescedLookup<CallerRow>>();
+function callerRow(db: Ctx['db'], sipName: string): Promise<CallerRow | undefined> {
+  if (dialectOf(db) !== 'postgres' || (db as Trx).isTransaction) return callerBySipName(db, { sipName }).then((rows) => rows[0]);
+  let lookup = coalesced.get(db);
+  if (!lookup) {
+    lookup = new CoalescedLookup((sipNames) => callersBySipNames(db, { sipNames }), (row) => row.sip_name);
+    coalesced.set(db, lookup);
+  }
+  return lookup.get(sipName);
+}
 // An IP address belongs to one client (sip/ip-auth.ts), so every active peer on it bills the same
 // client; the port only picks which of that client's peers the call is recorded under: the one
 // bound to the source port, else (no port given, or a port none is bound to) the client's
@@ -101,7 +120,7 @@ export async function findCaller(ctx: Ctx, input: { sip_login?: unknown; source_
   } else {
     throw badRequest('sip_login', 'sip_login or source_ip is required');
   }
-  const [row] = await callerBySipName(ctx.db, { sipName });
+  const row = await callerRow(ctx.db, sipName);
   if (!row) return null;
   return {
     sipAccountId: Number(row.sip_id),

@@ -192,7 +192,11 @@ export function openDatabase(databaseUrl: string, schema = '', opts: OpenOptions
     p.on('error', () => {});
     return p;
   };
-  const pool = newPool(opts.poolSize ?? DEFAULT_POOL_SIZE);
+  // The main pool runs short statements (the switch path, the APIs' writes): starting a parallel
+  // plan's workers costs more than any of them takes. A table whose statistics are missing or old
+  // (autovacuum off, a reservations table full of dead rows) made the planner pick parallel
+  // scans for the switch batch's reads, at a third of the throughput.
+  const pool = newPool(opts.poolSize ?? DEFAULT_POOL_SIZE, ['-c max_parallel_workers_per_gather=0']);
   // The hot path's queries as named statements, planned once per connection (statement-names.ts).
   pool.on('connect', (client) => {
     coalesceWrites(client);

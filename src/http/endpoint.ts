@@ -1,6 +1,7 @@
 // The shape every API endpoint shares: one entry per `?endpoint=NAME`, mapped to one service call.
 import type { TObject } from '@sinclair/typebox';
 import type { Actor } from '../accounts/actor.js';
+import type { AuditEntry } from '../audit/audit-log.js';
 import type { Ctx } from '../context.js';
 import type { Role } from '../db/schema.js';
 
@@ -12,6 +13,8 @@ export type ApiName = 'client' | 'reseller' | 'admin' | 'switch';
 
 export interface RequestInfo {
   ip: string;
+  /** The request's audit row, for a `batched` endpoint's handler to write with its change. */
+  audit?: AuditEntry;
 }
 
 export type Input = Record<string, unknown>;
@@ -44,6 +47,12 @@ export interface Endpoint {
    * high-rate switch endpoints, whose handlers do only database work.
    */
   transactional?: boolean;
+  /**
+   * With `transactional`: true where the server batches the switch path (PostgreSQL,
+   * calls/switch-batch.ts). The handler then runs outside a transaction of its own and is handed
+   * the audit row (`req.audit`), which the shared transaction of its batch writes with its change.
+   */
+  batched?: (ctx: Ctx) => boolean;
   handler(ctx: Ctx, actor: Actor, input: Input, req: RequestInfo): Promise<Record<string, unknown>>;
 }
 

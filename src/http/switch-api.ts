@@ -6,11 +6,15 @@
 import { Type as T } from '@sinclair/typebox';
 import { authorizeCall } from '../calls/authorize.js';
 import { DISPOSITIONS, settleCdr } from '../calls/settle.js';
+import { switchBatchOf } from '../calls/switch-batch.js';
 import { switchRefOfKey } from '../calls/switch-ref.js';
+import type { Ctx } from '../context.js';
 import type { ApiDefinition, Endpoint } from './endpoint.js';
 import { IntIn, Money4, Nullable, Opt, Text } from './wire-types.js';
 
 const sw = ['switch'] as const;
+/** PostgreSQL: calls that arrive together share a transaction (calls/switch-batch.ts). */
+const batched = (ctx: Ctx) => switchBatchOf(ctx.db) !== undefined;
 const Caller = {
   sip_login: Opt(Text('The calling SIP account; or identify the caller by source_ip')),
   source_ip: Opt(Text('IPv4 address of an IP-auth peer')),
@@ -21,7 +25,7 @@ const TextOrNumber = (description: string) => T.Union([T.String(), T.Number()], 
 
 const endpoints: Endpoint[] = [
   {
-    name: 'authorize', method: 'POST', roles: [...sw], transactional: true,
+    name: 'authorize', method: 'POST', roles: [...sw], transactional: true, batched,
     summary: 'May this call start? Answers allowed, max_duration (s), caller_id and the matched rate; reserves the cost of max_duration',
     input: T.Object({ uniqueid: TextOrNumber('The switch\'s call id, 1-100 characters'), ...Caller, destination: TextOrNumber('The dialled number') }),
     output: T.Object({
@@ -36,10 +40,10 @@ const endpoints: Endpoint[] = [
       sip_login: T.Optional(T.String({ description: 'The SIP account the call was matched to' })),
     }),
     errors: { 503: ['RETRY_LATER'] },
-    handler: async (ctx, actor, input) => ({ ...(await authorizeCall(ctx, input, switchRefOfKey(actor.id))) }),
+    handler: async (ctx, actor, input, req) => ({ ...(await authorizeCall(ctx, input, switchRefOfKey(actor.id), req.audit)) }),
   },
   {
-    name: 'cdr', method: 'POST', roles: [...sw], transactional: true,
+    name: 'cdr', method: 'POST', roles: [...sw], transactional: true, batched,
     summary: 'Settle a call: charge client (retail) and reseller (wholesale), release the reservation; a repeat of the uniqueid changes nothing; 503 RETRY_LATER means send it again',
     input: T.Object({
       uniqueid: TextOrNumber('The id the call was authorized with'), ...Caller, destination: TextOrNumber('The dialled number'),
@@ -58,7 +62,7 @@ const endpoints: Endpoint[] = [
       duplicate: T.Boolean({ description: 'true when this uniqueid was settled before: nothing changed' }),
     }),
     errors: { 404: ['NOT_FOUND'], 409: ['NO_RATE', 'IDEMPOTENCY_MISMATCH', 'UNIQUEID_IN_USE'], 503: ['RETRY_LATER'] },
-    handler: async (ctx, actor, input) => ({ ...(await settleCdr(ctx, input, switchRefOfKey(actor.id))) }),
+    handler: async (ctx, actor, input, req) => ({ ...(await settleCdr(ctx, input, switchRefOfKey(actor.id), req.audit)) }),
   },
 ];
 

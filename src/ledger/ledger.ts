@@ -63,7 +63,7 @@ const insertPosting = preparedQuery<{
   })
   .returning('id'));
 
-const balanceOutOfRange = () => new AppError(409, 'BALANCE_OUT_OF_RANGE',
+export const balanceOutOfRange = () => new AppError(409, 'BALANCE_OUT_OF_RANGE',
   `The balance would leave the range Ledgerline keeps (±${formatMoney(MAX_AMOUNT_MICROS, 6)}); move a smaller amount`);
 
 /** A broken ledger rule: the transaction must not commit (the request fails with 500). */

@@ -39,6 +39,10 @@ async function runWrite(family: ApiFamily, call: ApiCall, request: FastifyReques
       return stored;
     });
   }
+  if (endpoint.batched?.(ctx)) {
+    const audit = auditEntryOf(family, call, request, 200, null);
+    return { statusCode: 200, body: { [flag]: true, ...(await endpoint.handler(ctx, actor, input, { ...info, audit })) } };
+  }
   if (endpoint.transactional) {
     return inTxRetrying(ctx.db, ctx.dialect, async (trx) => {
       // The row first, as a success: if the change fails, both roll back. Written after it, the
