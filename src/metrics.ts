@@ -74,3 +74,8 @@ export const switchBatchFallbacks = new client.Counter({
   help: 'PostgreSQL: switch batches whose shared transaction failed, their calls then run one by one',
   registers: [registry],
 });
+export const switchBatchDeferrals = new client.Counter({
+  name: 'ledgerline_switch_batch_deferrals_total',
+  help: 'PostgreSQL: calls a switch batch left for the next one because another transaction held one of their accounts',
+  registers: [registry],
+});

@@ -6,14 +6,18 @@ import type { LockedAccount } from '../db/locks.js';
 import { MAX_LOCKED_ACCOUNTS } from '../db/locks.js';
 import type { CallRows, HeldReservation, NewCall, SettledCall } from './call-decisions.js';
 
-/** Reads and locks the accounts in ascending id (the global lock order, db/locks.ts), in one statement. */
-export async function lockBatchAccounts(trx: Trx, ids: number[]): Promise<Map<number, LockedAccount>> {
+/**
+ * Reads and locks the accounts in ascending id (the global lock order, db/locks.ts), in one
+ * statement, leaving out those another transaction holds (SKIP LOCKED): it never waits.
+ */
+export async function lockFreeAccounts(trx: Trx, ids: number[]): Promise<Map<number, LockedAccount>> {
   const sorted = [...new Set(ids)].sort((a, b) => a - b);
   if (sorted.length === 0) return new Map();
   if (sorted.length > MAX_LOCKED_ACCOUNTS) throw new RangeError(`at most ${MAX_LOCKED_ACCOUNTS} accounts per lock`);
   // ORDER BY below FOR UPDATE: PostgreSQL locks the rows as the sort returns them, in id order.
   const { rows } = await sql<LockedAccount>`select a.id, a.balance_micros, a.credit_limit_micros, a.reserved_micros, a.postpaid, a.active
-    from unnest(${sorted}::bigint[]) as u(id) join accounts a on a.id = u.id order by a.id for update of a`.execute(trx);
+    from unnest(${sorted}::bigint[]) as u(id) join accounts a on a.id = u.id order by a.id
+    for update of a skip locked`.execute(trx);
   return new Map(rows.map((r) => [Number(r.id), { ...r, id: Number(r.id) }]));
 }
 

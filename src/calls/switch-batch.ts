@@ -10,8 +10,10 @@
 // Lanes: calls are queued by the account at the top of their payer tree (the reseller of a
 // reseller client, else the client), a lane runs one batch at a time, and a call waits for the
 // batch before it in its lane: so two batches of this instance never wait on each other's rows.
-// Another instance's batch may hold a shared reseller's row; a lane then waits, at most for one
-// batch of it.
+// One lane is the default (measured best on 2 cores, docs/postgres.md). A batch never waits on
+// a row lock: an account another transaction holds (another instance's batch, a refill) is left
+// out, and its calls go in the next batch; a call left out three times runs alone, waiting in a
+// transaction of its own while the lane goes on.
 //
 // Each call keeps its own answer: a refusal or an error of one is decided before anything is
 // written and leaves the others alone. A failure of the shared transaction itself (a deadlock
@@ -29,12 +31,12 @@ import { nowIso } from '../util/time.js';
 import { assertLedger, LedgerInvariantError } from '../ledger/ledger.js';
 import type { Caller } from './caller.js';
 import { writeMoneyBatch, type BatchRelease, type BatchReservation } from '../ledger/money-batch.js';
-import { cdrsCharged, ledgerPostings, switchBatchFallbacks, switchBatchSize, transactionRetries } from '../metrics.js';
+import { cdrsCharged, ledgerPostings, switchBatchDeferrals, switchBatchFallbacks, switchBatchSize, transactionRetries } from '../metrics.js';
 import {
   availableOf, chargedResult, decideAuthorize, decideSettle, fundsOf, heldBy, payersOf, settlementAccounts,
   type AuthorizeResult, type CallRows, type CdrResult, type Funds, type NewCall, type ParsedCdr, type RatedCall,
 } from './call-decisions.js';
-import { insertCalls, lockBatchAccounts, readBatchRows } from './batch-statements.js';
+import { insertCalls, lockFreeAccounts, readBatchRows } from './batch-statements.js';
 import { warnOverLimit } from './over-limit.js';
 
 export interface BatchedAuthorize {
@@ -62,6 +64,9 @@ interface Pending<T> {
   reject: (err: unknown) => void;
   /** The call on its own, in the transaction of the context given (the one-call path). */
   alone: (ctx: Ctx) => Promise<T>;
+  lane: Lane;
+  /** Batches that left it for the next because another transaction held one of its accounts. */
+  deferrals: number;
 }
 
 type Item =
@@ -85,7 +90,15 @@ type Outcome =
   | { kind: 'done'; value: unknown }
   | { kind: 'failed'; err: unknown }
   /** Not decidable inside the batch (it needs an account the batch did not lock): run alone after it. */
-  | { kind: 'alone' };
+  | { kind: 'alone' }
+  /** Its accounts were held by another transaction: in the next batch. */
+  | { kind: 'defer' };
+
+/**
+ * A call left for the next batch this many times runs alone, in a transaction of its own that
+ * waits for the accounts: the lane goes on without it.
+ */
+const MAX_DEFERRALS = 3;
 
 /** An account the batch did not lock: the call runs alone. */
 class NotLocked extends Error {}
@@ -124,7 +137,7 @@ export class SwitchBatch {
     if (this.#queued >= this.limits.maxQueued) return Promise.reject(new OverloadedError('Too many calls waiting; retry shortly'));
     return new Promise<T>((resolve, reject) => {
       const lane = this.#lanes[laneKey % this.#lanes.length];
-      lane.queue.push(make({ resolve, reject, alone }));
+      lane.queue.push(make({ resolve, reject, alone, lane, deferrals: 0 }));
       this.#queued++;
       this.#schedule(lane);
     });
@@ -163,12 +176,25 @@ export class SwitchBatch {
       return;
     }
     const alone: Item[] = [];
+    const deferred: Item[] = [];
+    const waiting: Item[] = [];
     items.forEach((item, i) => {
       const o = outcomes[i];
       if (o.kind === 'done') (item.resolve as (v: unknown) => void)(o.value);
       else if (o.kind === 'failed') item.reject(o.err);
+      else if (o.kind === 'defer') (item.deferrals >= MAX_DEFERRALS ? waiting : deferred).push(item);
       else alone.push(item);
     });
+    // Not awaited: these wait for another transaction's row locks, and the lane goes on. Their
+    // number is bounded by the queue's (maxQueued) and their connections by the pool.
+    for (const item of waiting) void this.#runAlone(item);
+    // Ahead of the calls that came after them (the lane's drain schedules the next batch).
+    switchBatchDeferrals.inc(deferred.length);
+    for (const item of deferred.reverse()) {
+      item.deferrals++;
+      item.lane.queue.unshift(item);
+      this.#queued++;
+    }
     await Promise.all(alone.map((item) => this.#runAlone(item)));
   }
 
@@ -186,13 +212,15 @@ export class SwitchBatch {
   }
 
   async #decideAndWrite(trx: Trx, items: Item[]): Promise<Outcome[]> {
-    const accountIds = new Set<number>();
-    for (const item of items) {
-      if (item.kind === 'authorize') for (const p of payersOf(item.rated)) accountIds.add(p.accountId);
-      else if (item.kind === 'settle') for (const id of settlementAccounts(item.party.caller, [])) accountIds.add(id);
-    }
-    // The global lock order first; then the rows of the calls, read under the locks.
-    const locked = await lockBatchAccounts(trx, [...accountIds]);
+    const accountsOf = (item: Item): number[] => (item.kind === 'authorize' ? payersOf(item.rated).map((p) => p.accountId)
+      : item.kind === 'settle' ? settlementAccounts(item.party.caller, []) : []);
+    // The accounts first (the global lock order), then the rows of the calls, read under the
+    // locks. Accounts another transaction holds (another instance's batch, a refill) are
+    // skipped, not waited for: their calls go in the next batch, and after MAX_DEFERRALS
+    // batches alone. A batch never waits on a row lock, so no other transaction delays the
+    // calls of accounts it does not touch, and batches of two instances never queue behind
+    // each other.
+    const locked = await lockFreeAccounts(trx, [...new Set(items.flatMap(accountsOf))]);
     const uniqueids = items.flatMap((i) => (i.kind === 'audit' ? [] : [i.kind === 'authorize' ? i.uniqueid : i.cdr.uniqueid]));
     const rowsOf = await readBatchRows(trx, uniqueids);
     const funds = new Map<number, Funds>([...locked].map(([id, row]) => [id, fundsOf(row)]));
@@ -211,6 +239,10 @@ export class SwitchBatch {
     const nowMs = Date.now();
 
     items.forEach((item, index) => {
+      if (!accountsOf(item).every((id) => locked.has(id))) {
+        outcomes.push({ kind: 'defer' });
+        return;
+      }
       try {
         if (item.kind === 'audit') {
           audits.push(item.audit);

@@ -103,6 +103,37 @@ describe('switch batches (PostgreSQL)', { skip: isPostgres() ? false : 'PostgreS
     assert.deepEqual(refused.rows[0], { status_code: 409, error_code: 'IDEMPOTENCY_MISMATCH' });
   });
 
+  it('never makes a batch wait for a row another transaction holds: that account\'s call waits alone, the others are answered', async () => {
+    const held = await createClient(t, plan.id, { balance: '10' });
+    const free = await createClient(t, plan.id, { balance: '10' });
+    const deferralsBefore = await metric('ledgerline_switch_batch_deferrals_total');
+    const holder = new pg.Client({ connectionString: testDatabaseUrl() });
+    await holder.connect();
+    try {
+      // Another transaction (an admin's change, a refill, another instance) holds the account's row.
+      await holder.query('begin');
+      await holder.query(`select id from ${t.schema}.accounts where login = $1 for update`, [held.login]);
+      let heldAnswered = false;
+      const heldCall = authorize({ uniqueid: uid(), sip_login: held.sip.name, destination: UK_MOBILE }).then((r) => { heldAnswered = true; return r; });
+      const freeCalls = await Promise.all(Array.from({ length: 5 }, () => authorize({ uniqueid: uid(), sip_login: free.sip.name, destination: '15551234567' })));
+      for (const r of freeCalls) assert.equal(r.body.allowed, true, JSON.stringify(r.body));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(heldAnswered, false, 'the held account\'s call waits for its row');
+      assert.ok(await metric('ledgerline_switch_batch_deferrals_total') > deferralsBefore, 'it was left out of batches');
+      // Batches go on meanwhile.
+      const later = await authorize({ uniqueid: uid(), sip_login: free.sip.name, destination: '15551234567' });
+      assert.equal(later.body.allowed, true);
+      await holder.query('commit');
+      const answer = await heldCall;
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual([answer.body.allowed, answer.body.max_duration], [true, 498]);
+      assert.deepEqual(await money(held), { balance: 10_000_000, reserved: 9_960_000 });
+    } finally {
+      await holder.query('rollback').catch(() => {});
+      await holder.end();
+    }
+  });
+
   it('runs every call of a batch whose transaction fails again on its own: each settled once, audited once', async () => {
     // Fails any insert of more than one calls row: a batch's, never a lone call's.
     await admin.query(`create function ${t.schema}.fail_batches() returns trigger language plpgsql as $$
