@@ -7,19 +7,11 @@
 import { sql } from 'kysely';
 import type { Trx } from '../db/connect.js';
 import type { Micros } from '../money.js';
-import type { RateMatch } from '../rating/rate-table.js';
 import { assertLedger } from './ledger.js';
+import type { ReservationRequest } from './reservations.js';
 
-export interface BatchReservation {
-  uniqueid: string;
-  switchRef: string;
-  callerAccountId: number;
-  accountId: number;
-  amountMicros: Micros;
-  maxDurationSeconds: number;
-  expiresAt: string;
-  rate: RateMatch;
-}
+/** A reservation the batch makes: what reserve() takes for one (reservations.ts). */
+export type BatchReservation = ReservationRequest;
 
 /** A reservation the batch frees, as it read it under its account's lock. */
 export interface BatchRelease {
