@@ -185,9 +185,12 @@ export class SwitchBatch {
       else if (o.kind === 'defer') (item.deferrals >= MAX_DEFERRALS ? waiting : deferred).push(item);
       else alone.push(item);
     });
-    // Not awaited: these wait for another transaction's row locks, and the lane goes on. Their
-    // number is bounded by the queue's (maxQueued) and their connections by the pool.
-    for (const item of waiting) void this.#runAlone(item);
+    // Not awaited: these wait for another transaction's row locks, and the lane goes on. They
+    // count as waiting calls until answered (maxQueued); their connections come from the pool.
+    for (const item of waiting) {
+      this.#queued++;
+      void this.#runAlone(item).finally(() => { this.#queued--; });
+    }
     // Ahead of the calls that came after them (the lane's drain schedules the next batch).
     switchBatchDeferrals.inc(deferred.length);
     for (const item of deferred.reverse()) {
