@@ -12,13 +12,13 @@ import { reserve } from '../ledger/reservations.js';
 import { callsAuthorized } from '../metrics.js';
 import { effectiveRetailMatch } from '../plans/retail-rates.js';
 import {
-  decideAuthorize, fundsOf, payersOf, type AuthorizeDecision, type AuthorizeResult, type RatedCall, type RefusalReason,
+  decideAuthorize, fundsOf, payersOf, type AuthorizeResult, type RatedCall, type RefusalReason,
 } from './call-decisions.js';
 import { readCallRows } from './call-rows.js';
 import { switchBatchOf } from './switch-batch.js';
 import { findCaller, normalizeDestination, parseUniqueId, type Caller } from './caller.js';
 
-export { RESERVATION_GRACE_SECONDS, type AuthorizeResult, type RefusalReason, type RatedCall } from './call-decisions.js';
+export type { AuthorizeResult, RefusalReason, RatedCall } from './call-decisions.js';
 
 export interface AuthorizeInput { uniqueid?: unknown; sip_login?: unknown; source_ip?: unknown; source_port?: unknown; destination?: unknown }
 
@@ -50,24 +50,20 @@ function refusal(reason: RefusalReason): AuthorizeResult {
   return { allowed: false, max_duration: 0, caller_id: null, rate: null, reason };
 }
 
-/** Writes what an authorization decided: a reservation for each payer. */
-export async function applyAuthorize(trx: Trx, d: AuthorizeDecision, uniqueid: string, switchRef: string, callerAccountId: number): Promise<void> {
-  for (const r of d.reserve) {
-    await reserve(trx, {
-      uniqueid, switchRef, callerAccountId, accountId: r.accountId, amountMicros: r.amountMicros,
-      maxDurationSeconds: d.maxDurationSeconds, expiresAt: d.expiresAt, rate: r.rate,
-    });
-  }
-}
-
 /** One authorization in the transaction `ctx.db` is, or in one of its own. */
-export async function authorizeRated(ctx: Ctx, rated: RatedCall, uniqueid: string, switchRef: string): Promise<AuthorizeResult> {
+async function authorizeRated(ctx: Ctx, rated: RatedCall, uniqueid: string, switchRef: string): Promise<AuthorizeResult> {
   return inTx(ctx.db, (trx) => withTransientRetry(trx, ctx.dialect, 'authorization', async () => {
     // First, before any other row: the global lock order (db/locks.ts).
     const locked = await lockAccounts(trx, ctx.dialect, payersOf(rated).map((p) => p.accountId));
     const rows = await readCallRows(trx, uniqueid);
     const d = decideAuthorize(rated, switchRef, rows, (id) => fundsOf(locked.get(id)!), ctx.config.maxCallDurationSeconds, Date.now());
-    await applyAuthorize(trx, d, uniqueid, switchRef, rated.caller.accountId);
+    // A reservation for each payer, at the tariff the CDR will be charged at.
+    for (const r of d.reserve) {
+      await reserve(trx, {
+        uniqueid, switchRef, callerAccountId: rated.caller.accountId, accountId: r.accountId, amountMicros: r.amountMicros,
+        maxDurationSeconds: d.maxDurationSeconds, expiresAt: d.expiresAt, rate: r.rate,
+      });
+    }
     return d.result;
   }));
 }

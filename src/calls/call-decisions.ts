@@ -186,7 +186,7 @@ export function decideAuthorize(rated: RatedCall, switchRef: string, rows: CallR
   };
 }
 
-export const uniqueIdInUse = (uniqueid: string) => conflict('UNIQUEID_IN_USE',
+const uniqueIdInUse = (uniqueid: string) => conflict('UNIQUEID_IN_USE',
   `uniqueid ${uniqueid} already belongs to another caller's call on this switch; give each Asterisk host its own systemname`);
 
 /**

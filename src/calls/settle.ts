@@ -71,7 +71,7 @@ export function parseCdr(input: CdrInput): ParsedCdr {
 }
 
 /** One settlement in the transaction `ctx.db` is, or in one of its own. */
-export async function settleParsed(ctx: Ctx, cdr: ParsedCdr, party: CdrParty, switchRef: string): Promise<CdrResult> {
+async function settleParsed(ctx: Ctx, cdr: ParsedCdr, party: CdrParty, switchRef: string): Promise<CdrResult> {
   const { caller } = party;
   return inTx(ctx.db, (trx) => withTransientRetry(trx, ctx.dialect, 'CDR settlement', async () => {
     // Read before the locks, to lock the accounts the reservations hold money on too: every

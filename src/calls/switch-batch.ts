@@ -83,7 +83,7 @@ export interface SwitchBatchLimits {
   maxQueued: number;
 }
 
-export const DEFAULT_SWITCH_BATCH_LIMITS: SwitchBatchLimits = { lanes: 1, maxPerBatch: 200, maxQueued: 20_000 };
+const DEFAULT_SWITCH_BATCH_LIMITS: SwitchBatchLimits = { lanes: 1, maxPerBatch: 200, maxQueued: 20_000 };
 
 /** What a batch's transaction gives back for each call. */
 type Outcome =
