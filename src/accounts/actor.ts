@@ -1,6 +1,6 @@
 // Who is calling: resolved from the X-API-Key, with what the tenancy guard needs.
 import type SqliteDatabase from 'better-sqlite3';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Logger } from 'pino';
 import { CoalescedLookup } from '../db/coalesced-lookup.js';
 import type { Db, Trx } from '../db/connect.js';
@@ -39,9 +39,14 @@ const keyQuery = (db: Db) => db
     sql<number>`k.id`.as('key_id'), 'k.revoked_at', 'a.id', 'a.login', 'a.role', 'a.parent_id', 'a.active', sql<number | null>`p.active`.as('parent_active'),
     'a.balance_micros', 'a.plan_id', sql<string | null>`pl.name`.as('plan_name'), 'k.key_hash',
   ]);
-const byKeyHashQuery = (db: Db, keyHash: string) => keyQuery(db).where('k.key_hash', '=', keyHash);
+const byKeyHashQuery = (db: Db, keyHash: string | RawBuilder<string>) => keyQuery(db).where('k.key_hash', '=', keyHash);
 const selectByKeyHash = preparedQuery<{ keyHash: string }>()((db, p) => byKeyHashQuery(db as Db, p.keyHash));
-const selectByKeyHashes = preparedQuery<{ keyHashes: string[] }>()((db, p) => keyQuery(db as Db).where(sql<boolean>`k.key_hash in (select unnest(${p.keyHashes}::text[]))`));
+// One index probe per key (LATERAL ... LIMIT 1, as calls/caller.ts): `key_hash in (list)` was
+// planned anew on every run (its generic plan looked dearer), which cost more than running it.
+const selectByKeyHashes = preparedQuery<{ keyHashes: string[] }>()((db, p) => db
+  .selectFrom(sql<{ u: string }>`unnest(${p.keyHashes}::text[])`.as('u'))
+  .innerJoinLateral(byKeyHashQuery(db as Db, sql.ref<string>('u.u')).limit(sql.lit(1)).as('k1'), (join) => join.onTrue())
+  .selectAll('k1'));
 type KeyRow = Awaited<ReturnType<typeof selectByKeyHash>>[number];
 
 /**
@@ -52,7 +57,11 @@ const coalesced = new WeakMap<Db, CoalescedLookup<KeyRow>>();
 function lookupCoalesced(db: Db, keyHash: string): Promise<KeyRow | undefined> {
   let lookup = coalesced.get(db);
   if (!lookup) {
-    lookup = new CoalescedLookup((keyHashes) => selectByKeyHashes(db, { keyHashes }), (row) => row.key_hash);
+    // A switch sends every call with one key: most turns look one key up, with the statement
+    // whose generic plan PostgreSQL keeps (no planning per run).
+    lookup = new CoalescedLookup((keyHashes) => (keyHashes.length === 1
+      ? selectByKeyHash(db, { keyHash: keyHashes[0] })
+      : selectByKeyHashes(db, { keyHashes })), (row) => row.key_hash);
     coalesced.set(db, lookup);
   }
   return lookup.get(keyHash);

@@ -71,7 +71,13 @@ function callerQuery(db: Ctx['db']) {
     ]);
 }
 const callerBySipName = preparedQuery<{ sipName: string }>()((db, p) => callerQuery(db).where('s.name', '=', p.sipName));
-const callersBySipNames = preparedQuery<{ sipNames: string[] }>()((db, p) => callerQuery(db).where(sql<boolean>`s.name in (select unnest(${p.sipNames}::text[]))`));
+// One index probe per name: LATERAL ... LIMIT 1 keeps the planner from joining the list to the
+// tables. `s.name in (list)` got a cached generic plan that read every SIP account and account
+// and hashed them, for every lookup (1.4 ms at 600 accounts, growing with the tables).
+const callersBySipNames = preparedQuery<{ sipNames: string[] }>()((db, p) => db
+  .selectFrom(sql<{ u: string }>`unnest(${p.sipNames}::text[])`.as('u'))
+  .innerJoinLateral(callerQuery(db).where('s.name', '=', sql.ref<string>('u.u')).limit(sql.lit(1)).as('c'), (join) => join.onTrue())
+  .selectAll('c'));
 type CallerRow = Awaited<ReturnType<typeof callerBySipName>>[number];
 
 /**
