@@ -1,6 +1,6 @@
 // Migration 0010 on a database that already has history: the counts of every list are backfilled
 // from the rows there, and from then on the database keeps them exact through inserts, status
-// changes, re-filed and deleted rows, on both dialects.
+// changes, re-filed and deleted rows, one or many to a statement, on both dialects.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
@@ -81,6 +81,19 @@ describe('migration 0010: list counts and the indexes of the lists', () => {
       [`${reseller} transactions`]: 3, [`${reseller} transactions:success`]: 2, [`${reseller} transactions:pending`]: 1,
     });
     assert.ok(direct > 0);
+
+    // Many rows in one statement, as a batch of the switch path writes them (counted per
+    // statement on PostgreSQL: migration 0013), and many deleted by one.
+    const row = (accountId: number, disposition: string) => ({
+      uniqueid: `u${++n}`, account_id: accountId, destination: '44123', started_at: now, answered_seconds: 1, billed_seconds: 1,
+      cost_micros: 1, disposition, created_at: now,
+    });
+    await db.insertInto('calls').values([row(c1, 'ANSWERED'), row(c2, 'BUSY'), row(c1, 'ANSWERED'), row(direct, 'ANSWERED'), row(c1, 'NO ANSWER')]).execute();
+    await db.deleteFrom('calls').where('account_id', '=', c2).where('disposition', 'in', ['CONGESTION', 'BUSY']).execute();
+    const callCounts = Object.fromEntries(Object.entries(await counts()).filter(([k]) => k.includes(' calls.')));
+    assert.deepEqual(callCounts, {
+      [`${c1} calls.answered`]: 5, [`${c1} calls.failed`]: 1, [`${c2} calls.failed`]: 2, [`${direct} calls.answered`]: 1,
+    });
 
     // The lists' indexes are there.
     const indexes = handle.dialect === 'sqlite'
