@@ -52,6 +52,8 @@ export interface Config {
   agiMaxConnectionsPerAddress: number;
   janusUrl: string;
   janusTokenSecret: string | undefined;
+  /** The built-in SMS simulator: milliseconds from a hand-over to its delivery report. */
+  smsSimulatorReportMs: number;
   demo: boolean;
   logLevel: string;
   /** Days an idempotency record (and its stored reply) is kept before the sweep deletes it. */
@@ -131,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agiMaxConnectionsPerAddress: intVar(env, 'AGI_MAX_CONNECTIONS_PER_ADDRESS', agiMaxConnections, 1, 1_000_000),
     janusUrl: env.JANUS_URL || 'ws://127.0.0.1:8188/janus',
     janusTokenSecret: env.JANUS_TOKEN_SECRET || undefined,
+    smsSimulatorReportMs: intVar(env, 'SMS_SIMULATOR_REPORT_MS', 1000, 0, 600_000),
     demo: env.DEMO === '1' || env.DEMO === 'true',
     logLevel: env.LOG_LEVEL || 'info',
     idempotencyRetentionDays: intVar(env, 'IDEMPOTENCY_RETENTION_DAYS', 7, 1, 3650),

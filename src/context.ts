@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import type { Db, Dialect, Trx } from './db/connect.js';
 import type { HeavyReads } from './db/heavy-reads.js';
 import type { RateCache } from './plans/rate-cache.js';
+import type { SmsHandOff } from './sms/providers/adapter.js';
 
 /** What every service function is given: storage, configuration and shared helpers. */
 export interface Ctx {
@@ -20,6 +21,8 @@ export interface Ctx {
   reads: HeavyReads;
   /** Resolves once all committed writes are on disk; await it before acknowledging a write. */
   durable(): Promise<void>;
+  /** The SMS providers' adapters (a running server's; the CLI has none). */
+  sms?: SmsHandOff;
   /** SQLite: the read-only connection for hot lookups (see DbHandle.sqliteReader). */
   sqliteReader?: import('better-sqlite3').Database;
 }

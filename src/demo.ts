@@ -5,7 +5,8 @@
 // What the README relies on: plan 1 (DEMO-PLAN, the admin's) with the rates below; reseller
 // `demoreseller` on it, whose retail plan is plan 2; direct client 1234567801 (SIP account of
 // the same name) with 10.00; the reseller's client 1234567892 (the original document's example
-// login) with 5.00 transferred; voucher 123456789012 worth 5.00 for direct clients; a switch key.
+// login) with 5.00 transferred; voucher 123456789012 worth 5.00 for direct clients; a switch key;
+// the SMS rates of provider cryptosms below.
 import type { Actor } from './accounts/actor.js';
 import { createSwitchKey, issueApiKey } from './accounts/provisioning.js';
 import type { Ctx } from './context.js';
@@ -13,6 +14,7 @@ import { inTx } from './db/tx.js';
 import { createClient, createReseller } from './onboarding/onboarding.js';
 import { addRates, createPlan } from './plans/plans.js';
 import { transfer } from './resellers/transfers.js';
+import { setSmsRate } from './sms/rates.js';
 import { nowIso } from './util/time.js';
 
 const DEMO_RATES = [
@@ -21,6 +23,13 @@ const DEMO_RATES = [
   { prefix: '447', destination: 'United Kingdom Mobile', rate: '0.0900', initblock: 60, billingblock: 6 },
   { prefix: '49', destination: 'Germany', rate: '0.0300', connect_charge: '0.01', initblock: 30, billingblock: 6 },
   { prefix: '4915', destination: 'Germany Mobile', rate: '0.1100', initblock: 30, billingblock: 6 },
+];
+
+const DEMO_SMS_RATES = [
+  { provider: 'cryptosms', prefix: '1', rate: '0.0090' },
+  { provider: 'cryptosms', prefix: '44', rate: '0.0400' },
+  { provider: 'cryptosms', prefix: '447', rate: '0.0350' },
+  { provider: 'cryptosms', prefix: '49', rate: '0.0750' },
 ];
 
 export const DEMO = {
@@ -65,6 +74,10 @@ export async function seedDemo(ctx: Ctx, baseUrl: string, adminKeyCreated: strin
   } else {
     ids = JSON.parse(existing.value);
   }
+  // Also on a demo database seeded before SMS existed.
+  if (!(await ctx.db.selectFrom('sms_rates').select('prefix').limit(1).executeTakeFirst())) {
+    for (const rate of DEMO_SMS_RATES) await setSmsRate(ctx, rate);
+  }
   const keys = await inTx(ctx.db, async (trx) => {
     const accounts = await trx.selectFrom('accounts').select(['id', 'login'])
       .where('login', 'in', [ids.client, ids.reseller, ids.resellerClient ?? ids.client]).execute();
@@ -98,6 +111,7 @@ export async function seedDemo(ctx: Ctx, baseUrl: string, adminKeyCreated: strin
       ? `curl -sS -X POST -H "X-API-Key: $KEY" -H "Content-Type: application/json" -d '{"voucher":"${ids.voucher}"}' "${baseUrl}/client-api/index.php?endpoint=redeem-voucher"`
       : '',
     `curl -sS -H "X-API-Key: $R" "${baseUrl}/reseller-api/index.php?endpoint=clients"`,
+    `curl -sS -X POST -H "X-API-Key: $KEY" -H "Content-Type: application/json" -d '{"phone":"+447575396991","provider":"cryptosms","sender_id":"MyBrand","message":"MyBrand: Your code is 123456"}' "${baseUrl}/sms-api/index.php?endpoint=send"`,
     '',
   ];
   return lines.filter((l, i) => l !== '' || i === 0 || i === lines.length - 1 || lines[i - 1] !== '').join('\n') + '\n';

@@ -79,3 +79,10 @@ export const switchBatchDeferrals = new client.Counter({
   help: 'PostgreSQL: calls a switch batch left for the next one because another transaction held one of their accounts',
   registers: [registry],
 });
+
+export const smsMessages = new client.Counter({
+  name: 'ledgerline_sms_messages_total',
+  help: 'SMS messages by the status they reached (QUEUED when recorded and charged)',
+  labelNames: ['status'] as const,
+  registers: [registry],
+});

@@ -14,6 +14,7 @@ import { buildApp } from './http/app.js';
 import { RateCache } from './plans/rate-cache.js';
 import { startReservationExpiry } from './calls/reservation-expiry.js';
 import { startIdempotencyExpiry } from './idempotency/expiry.js';
+import { SmsGateway } from './sms/gateway.js';
 import { startFastAgiServer, type FastAgiServer } from './agi/fastagi-server.js';
 import { isLoopbackHost } from './net/addresses.js';
 import type { FastifyInstance } from 'fastify';
@@ -177,6 +178,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     (err: unknown) => log.warn({ err }, 'rate table preload stopped'),
   );
   void warmPasswordHashing().catch((err: unknown) => log.warn({ err }, 'password hashing warm-up failed'));
+  ctx.sms = new SmsGateway(ctx);
   const stopExpiry = startReservationExpiry(ctx);
   const stopIdempotencyExpiry = startIdempotencyExpiry(ctx);
   const address = app.server.address();
@@ -186,6 +188,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     app, ctx, url, adminKeyCreated: admin.apiKey, agiPort: agi?.port ?? null,
     async close() {
       stopExpiry();
+      await ctx.sms?.close();
       await ctx.rates.close();
       await stopIdempotencyExpiry();
       await agi?.close();

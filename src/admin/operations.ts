@@ -11,6 +11,7 @@ import { findLedgerMismatches } from '../ledger/ledger.js';
 import { formatMoney } from '../money.js';
 import { createClient, createReseller } from '../onboarding/onboarding.js';
 import { addRates, createPlan, planView } from '../plans/plans.js';
+import { setSmsRate } from '../sms/rates.js';
 import { createVouchers } from '../vouchers/vouchers.js';
 
 export interface AdminOperation {
@@ -83,6 +84,10 @@ const byName = {
   'create-vouchers': {
     method: 'POST', summary: 'Create voucher codes for the operator\'s direct clients',
     run: (ctx, _actor, input) => createVouchers(ctx, null, input),
+  },
+  'set-sms-rate': {
+    method: 'POST', summary: 'Set the wholesale price of one SMS segment for a provider and destination prefix; reseller clients pay it plus the markup',
+    run: (ctx, _actor, input) => setSmsRate(ctx, input),
   },
   'set-account-status': {
     method: 'POST', summary: 'Activate or deactivate any account',

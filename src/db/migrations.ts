@@ -747,6 +747,56 @@ function callsCountedPerStatement(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * SMS (sms/): the operator's wholesale prices per provider and destination prefix, and every
+ * message, from its record (made with its charge, before the hand-over) to its final status.
+ * `handover_started_at` is set in the transaction that makes a message ready for its provider:
+ * a message with it set and still QUEUED after a crash may or may not have reached the
+ * provider, so it is reconciled, never sent again blindly. (provider, provider_message_id)
+ * finds a message from its delivery report.
+ */
+function sms(dialect: Dialect): Migration {
+  const id = withId(dialect);
+  return {
+    async up(db: AnyDb) {
+      await db.schema.createTable('sms_rates').ifNotExists()
+        .addColumn('provider', 'varchar(32)', (c) => c.notNull())
+        .addColumn('prefix', 'varchar(20)', (c) => c.notNull())
+        .addColumn('rate_micros', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('sms_rates_pk', ['provider', 'prefix'])
+        .execute();
+      await id(db.schema.createTable('sms_messages').ifNotExists())
+        .addColumn('account_id', 'bigint', (c) => c.notNull().references('accounts.id'))
+        .addColumn('reseller_id', 'bigint', (c) => c.references('accounts.id'))
+        .addColumn('provider', 'varchar(32)', (c) => c.notNull())
+        .addColumn('phone', 'varchar(20)', (c) => c.notNull())
+        .addColumn('sender_id', 'varchar(16)')
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('encoding', 'varchar(8)', (c) => c.notNull())
+        .addColumn('segments', 'integer', (c) => c.notNull())
+        .addColumn('rate_micros', 'bigint', (c) => c.notNull())
+        .addColumn('cost_micros', 'bigint', (c) => c.notNull())
+        .addColumn('reseller_cost_micros', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('status', 'varchar(20)', (c) => c.notNull())
+        .addColumn('error_code', 'varchar(40)')
+        .addColumn('provider_message_id', 'varchar(80)')
+        .addColumn('campaign_id', 'bigint')
+        .addColumn('scheduled_at', 'varchar(32)')
+        .addColumn('handover_started_at', 'varchar(32)')
+        .addColumn('sent_at', 'varchar(32)')
+        .addColumn('finished_at', 'varchar(32)')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('sms_messages_account_idx').ifNotExists().on('sms_messages').columns(['account_id', 'id']).execute();
+      await db.schema.createIndex('sms_messages_reseller_idx').ifNotExists().on('sms_messages').columns(['reseller_id', 'id']).execute();
+      await db.schema.createIndex('sms_messages_report_idx').ifNotExists().on('sms_messages').columns(['provider', 'provider_message_id']).execute();
+      await db.schema.createIndex('sms_messages_status_idx').ifNotExists().on('sms_messages').columns(['status', 'id']).execute();
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
@@ -762,6 +812,7 @@ export function migrationsFor(dialect: Dialect): Record<string, Migration> {
     '0011_retail_overrides_only': retailOverridesOnly(),
     '0012_rate_imports': rateImports(dialect),
     '0013_calls_counted_per_statement': callsCountedPerStatement(dialect),
+    '0014_sms': sms(dialect),
   };
 }
 

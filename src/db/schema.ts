@@ -260,6 +260,46 @@ export interface RateImportsTable {
   finished_at: string | null;
 }
 
+/** The operator's wholesale SMS price per provider and destination prefix (sms/rates.ts). */
+export interface SmsRatesTable {
+  provider: string;
+  prefix: string;
+  rate_micros: MoneyColumn;
+  updated_at: string;
+}
+
+export type SmsStatus = 'SCHEDULED' | 'QUEUED' | 'SENT_TO_PROVIDER' | 'DELIVERED' | 'FAILED' | 'CANCELLED';
+
+/** One SMS to one phone (sms/messages.ts). */
+export interface SmsMessagesTable {
+  id: Id;
+  /** The client who sends it and pays the retail price. */
+  account_id: number;
+  /** For a reseller's client: the reseller, who pays the wholesale price. */
+  reseller_id: number | null;
+  provider: string;
+  /** E.164, with its `+`. */
+  phone: string;
+  sender_id: string | null;
+  message: string;
+  encoding: 'GSM-7' | 'UCS-2';
+  segments: number;
+  /** The price of one segment the client pays. */
+  rate_micros: MoneyColumn;
+  cost_micros: MoneyColumn;
+  reseller_cost_micros: MoneyColumn;
+  status: SmsStatus;
+  error_code: string | null;
+  provider_message_id: string | null;
+  campaign_id: number | null;
+  scheduled_at: string | null;
+  handover_started_at: string | null;
+  sent_at: string | null;
+  finished_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -335,6 +375,8 @@ export interface Database {
   audit_log: AuditLogTable;
   settings: SettingsTable;
   rate_imports: RateImportsTable;
+  sms_rates: SmsRatesTable;
+  sms_messages: SmsMessagesTable;
   attempt_counters: AttemptCountersTable;
   ps_endpoints: PsEndpointsTable;
   ps_auths: PsAuthsTable;

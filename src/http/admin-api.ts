@@ -72,6 +72,13 @@ const wire: Record<AdminOperationName, Pick<Endpoint, 'input' | 'output' | 'erro
     input: T.Object({ value: MoneyIn, count: Opt(IntIn('1-10000, default 1')) }),
     output: T.Object({ vouchers: T.Array(T.String()), value: Money4, count: T.Integer() }),
   },
+  'set-sms-rate': {
+    input: T.Object({
+      provider: Text('SMS provider code, e.g. cryptosms'), prefix: T.Union([T.String(), T.Integer()], { description: '1-15 digits' }),
+      rate: MoneyIn,
+    }),
+    output: T.Object({ provider: T.String(), prefix: T.String(), rate: T.String({ pattern: '^\\d+\\.\\d{6}$', description: 'One segment, 6 decimals' }) }),
+  },
   'set-account-status': {
     input: T.Object({ login: LoginIn, active: FlagIn }),
     output: T.Object({ login: T.String(), active: T.Integer({ minimum: 0, maximum: 1 }) }),

@@ -7,9 +7,9 @@ import type { Role } from '../db/schema.js';
 
 /**
  * The API families this server serves. Paths of the documented families it does not serve yet
- * (`/sms-api`, `/esim-api`) still answer 404 in their envelope (fallback-replies.ts).
+ * (`/esim-api`) still answer 404 in their envelope (fallback-replies.ts).
  */
-export type ApiName = 'client' | 'reseller' | 'admin' | 'switch';
+export type ApiName = 'client' | 'reseller' | 'admin' | 'switch' | 'sms';
 
 export interface RequestInfo {
   ip: string;
@@ -54,6 +54,12 @@ export interface Endpoint {
    */
   batched?: (ctx: Ctx) => boolean;
   handler(ctx: Ctx, actor: Actor, input: Input, req: RequestInfo): Promise<Record<string, unknown>>;
+  /**
+   * A write whose work goes on once its transaction is committed and durable (an SMS handed to
+   * its provider): the fields it answers replace the handler's, in the answer and in the reply
+   * stored for a retry under the same Idempotency-Key. A retry that replays runs none of it.
+   */
+  afterCommit?(ctx: Ctx, answer: Record<string, unknown>): Promise<Record<string, unknown>>;
 }
 
 export interface ApiDefinition {

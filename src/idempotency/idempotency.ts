@@ -145,3 +145,11 @@ export async function runIdempotent(
     return { ...result, replayed: false };
   });
 }
+
+/** Replaces the reply stored under a key already answered (its request hash stays). */
+export async function replaceReply(db: Db, box: SecretBox, scope: Omit<IdempotencyScope, 'requestHash'>, response: StoredResponse): Promise<void> {
+  await inTx(db, (trx) => trx.updateTable('idempotency_keys')
+    .set({ status_code: response.statusCode, response_json: sealReply(box, response.body) })
+    .where('account_id', '=', scope.accountId).where('scope', '=', scope.scope).where('key', '=', scope.key)
+    .execute());
+}

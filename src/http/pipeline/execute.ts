@@ -11,7 +11,7 @@ import type { StoredResponse } from '../../idempotency/idempotency.js';
 import type { ApiCall } from './api-call.js';
 import { auditEntryOf } from './audit.js';
 import type { ApiFamily } from './endpoint-routes.js';
-import { idempotencyKeyOf, replayOrRun } from './idempotency.js';
+import { idempotencyKeyOf, replaceStoredReply, replayOrRun } from './idempotency.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -62,6 +62,21 @@ async function runWrite(family: ApiFamily, call: ApiCall, request: FastifyReques
   return { statusCode: 200, body };
 }
 
+/**
+ * The work of a write that goes on after its commit (Endpoint.afterCommit), only once the write
+ * is durable: its fields replace the answer's, and the reply stored under the request's
+ * Idempotency-Key, so a retry replays what the first request finally answered.
+ */
+async function continueAfterCommit(family: ApiFamily, call: ApiCall, request: FastifyRequest, answer: Answer): Promise<Answer> {
+  const { ctx } = family;
+  const endpoint = call.route!.endpoint;
+  const first = answer.body as Record<string, unknown>;
+  const body = { ...first, ...(await endpoint.afterCommit!(ctx, first)) };
+  const idemKey = idempotencyKeyOf(endpoint, call.input!, request.headers['idempotency-key']);
+  if (idemKey !== undefined) await replaceStoredReply(family, call, idemKey, { statusCode: answer.statusCode, body });
+  return { ...answer, body };
+}
+
 export function execute(family: ApiFamily): RouteHandlerMethod {
   const { ctx } = family;
   const flag = family.api.flag;
@@ -72,10 +87,14 @@ export function execute(family: ApiFamily): RouteHandlerMethod {
       const payload = { [flag]: true, ...(await route.endpoint.handler(ctx, call.actor!, call.input!, { ip: request.ip })) };
       return reply.code(200).type(JSON_TYPE).send(route.runtime.serialize(payload));
     }
-    const answer = await runWrite(family, call, request);
+    let answer = await runWrite(family, call, request);
     if (answer.replayed) reply.header('Idempotent-Replayed', 'true');
     // Acknowledge a write only once it is on disk.
     await ctx.durable();
+    if (route.endpoint.afterCommit && !answer.replayed && answer.statusCode === 200) {
+      answer = await continueAfterCommit(family, call, request, answer);
+      await ctx.durable();
+    }
     return reply.code(answer.statusCode).type(JSON_TYPE).send(route.runtime.serialize(answer.body as Record<string, unknown>));
   };
 }

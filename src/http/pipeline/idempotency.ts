@@ -4,7 +4,7 @@
 // Idempotency-Key header. The record is claimed in the transaction of the work, so it cannot
 // outlive a rolled-back change.
 import type { Trx } from '../../db/connect.js';
-import { hashRequest, runIdempotent, type StoredResponse } from '../../idempotency/idempotency.js';
+import { hashRequest, replaceReply, runIdempotent, type StoredResponse } from '../../idempotency/idempotency.js';
 import type { Endpoint, Input } from '../endpoint.js';
 import type { ApiCall } from './api-call.js';
 import type { ApiFamily } from './endpoint-routes.js';
@@ -24,4 +24,9 @@ export function replayOrRun(
   return runIdempotent(trx, family.ctx.secrets, {
     accountId: call.actor!.id, scope: `${family.api.name}:${call.name}`, key, requestHash: hashRequest(call.input),
   }, work);
+}
+
+/** The reply stored under `key` becomes `response` (a write that went on after its commit). */
+export function replaceStoredReply(family: ApiFamily, call: ApiCall, key: string, response: StoredResponse): Promise<void> {
+  return replaceReply(family.ctx.db, family.ctx.secrets, { accountId: call.actor!.id, scope: `${family.api.name}:${call.name}`, key }, response);
 }

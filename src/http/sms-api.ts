@@ -1,0 +1,85 @@
+// SMS API (`/sms-api/index.php`, CONTRACT §5): a client key sends for the client and is charged;
+// a reseller key names its own client with `client_login` on every endpoint (another reseller's
+// client answers 404). Flat envelope, fields as the original document's examples show them.
+import { Type as T } from '@sinclair/typebox';
+import {
+  handOverSms, sendSms, smsHistory, smsProviderList, smsQuota, smsRates, smsStatus,
+} from '../sms/messages.js';
+import type { ApiDefinition, Endpoint } from './endpoint.js';
+import { IdIn, LoginIn, Money4, Nullable, Opt, PageOut, PagingIn, Text } from './wire-types.js';
+
+const payers = ['client', 'reseller'] as const;
+const ClientLogin = { client_login: Opt(LoginIn) };
+const Rate6 = T.String({ pattern: '^\\d+\\.\\d{6}$', description: 'Price of one segment, 6 decimals' });
+const Status = T.String({ description: 'SCHEDULED, QUEUED, SENT_TO_PROVIDER, DELIVERED, FAILED or CANCELLED' });
+const ProviderIn = Opt(Text('Provider code (see providers); default cryptosms'));
+const TimeOut = Nullable(T.String({ description: 'YYYY-MM-DD HH:MM:SS in the server\'s time zone' }));
+
+const MessageOut = T.Object({
+  sms_id: T.Integer(), provider: T.String(), provider_name: T.String(), phone: T.String({ description: 'E.164' }),
+  sender_id: Nullable(T.String()), message: T.String(), encoding: T.String({ description: 'GSM-7 or UCS-2' }),
+  segments: T.Integer(), rate: Rate6, cost: Money4, status: Status,
+  error_code: Nullable(T.String({ description: 'Why it failed: REJECTED, UNDELIVERED, INSUFFICIENT_BALANCE, …' })),
+  campaign_id: Nullable(T.Integer()), scheduled_at: TimeOut, created_at: TimeOut, sent_at: TimeOut, finished_at: TimeOut,
+});
+
+const endpoints: Endpoint[] = [
+  {
+    name: 'providers', method: 'GET', roles: [...payers], summary: 'The SMS providers messages can be sent with',
+    output: T.Object({ providers: T.Array(T.Object({ code: T.String(), name: T.String(), default: T.Boolean() })) }),
+    handler: async () => smsProviderList(),
+  },
+  {
+    name: 'rates', method: 'GET', roles: [...payers], summary: 'SMS prices of one segment by destination prefix, as the client pays them',
+    input: T.Object({ provider: ProviderIn, ...ClientLogin }),
+    output: T.Object({ rates: T.Array(T.Object({ provider: T.String(), provider_name: T.String(), prefix: T.String(), rate: Rate6 })) }),
+    errors: { 404: ['NOT_FOUND'] },
+    handler: (ctx, actor, input) => smsRates(ctx, actor, input),
+  },
+  {
+    name: 'quota', method: 'BOTH', roles: [...payers], summary: 'How many one-segment SMS the available balance pays for, per destination prefix',
+    input: T.Object({ provider: ProviderIn, ...ClientLogin }),
+    output: T.Object({
+      provider: T.String(), provider_name: T.String(), available: Money4,
+      quota: T.Array(T.Object({ prefix: T.String(), rate: Rate6, messages: T.Integer() })),
+    }),
+    errors: { 404: ['NOT_FOUND'] },
+    handler: (ctx, actor, input) => smsQuota(ctx, actor, input),
+  },
+  {
+    name: 'send', method: 'POST', roles: [...payers], transactional: true,
+    summary: 'Send one SMS: recorded and charged per segment, then handed to the provider; send Idempotency-Key to retry safely',
+    input: T.Object({
+      ...ClientLogin, phone: T.Union([T.String(), T.Number()], { description: 'International number: +, country code, number' }),
+      provider: ProviderIn, sender_id: Opt(Text('Up to 11 letters, digits and spaces, or a number; never guaranteed')),
+      message: Text('The text: GSM-7 160 characters per SMS (153 each when longer), else UCS-2 70 (67); at most 10 segments'),
+    }),
+    output: T.Object({
+      sms_id: T.Integer(), provider: T.String(), provider_name: T.String(), status: Status,
+      error_code: T.Optional(T.String({ description: 'Why the provider did not take it' })),
+      balance_after: Money4, segments: T.Integer(), encoding: T.String(), cost: Money4,
+      sender_id: T.Object({ requested: Nullable(T.String()), guaranteed: T.Boolean(), warning: T.String() }),
+    }),
+    errors: { 400: ['NO_RATE'], 402: ['INSUFFICIENT_BALANCE', 'RESELLER_INSUFFICIENT_BALANCE'], 403: ['ACCOUNT_INACTIVE'], 404: ['NOT_FOUND'] },
+    handler: (ctx, actor, input) => sendSms(ctx, actor, input),
+    afterCommit: (ctx, answer) => handOverSms(ctx, answer),
+  },
+  {
+    name: 'status', method: 'GET', roles: [...payers], summary: 'One SMS with its status',
+    input: T.Object({ id: IdIn, ...ClientLogin }),
+    output: MessageOut,
+    errors: { 404: ['NOT_FOUND'] },
+    handler: (ctx, actor, input) => smsStatus(ctx, actor, input),
+  },
+  {
+    name: 'history', method: 'GET', roles: [...payers], summary: 'The client\'s SMS, newest first',
+    input: T.Object({ ...PagingIn, ...ClientLogin }),
+    output: T.Object({ ...PageOut, messages: T.Array(MessageOut) }),
+    errors: { 404: ['NOT_FOUND'] },
+    handler: (ctx, actor, input) => smsHistory(ctx, actor, input),
+  },
+];
+
+export const smsApi: ApiDefinition = {
+  name: 'sms', basePath: '/sms-api', title: 'SMS API', flag: 'success', endpoints,
+};

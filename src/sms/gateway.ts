@@ -1,0 +1,94 @@
+// Hands recorded, charged SMS over to their provider's adapter and applies what comes back: the
+// provider's answer to the hand-over (SENT_TO_PROVIDER, or FAILED when it refused the message)
+// and its delivery reports (DELIVERED or FAILED). A message reaches its adapter only from here,
+// once its record and charge are committed and durable (sms/messages.ts). Every status change
+// moves forward only (a report never undoes a final status), so a repeated report changes
+// nothing.
+import type { Ctx } from '../context.js';
+import { inTx } from '../db/tx.js';
+import type { SmsStatus } from '../db/schema.js';
+import { smsMessages } from '../metrics.js';
+import { nowIso } from '../util/time.js';
+import { smsProviders } from './provider-list.js';
+import type { DeliveryReport, HandOver, SmsAdapter, SmsHandOff, SubmitResult } from './providers/adapter.js';
+import { SmsSimulator } from './providers/simulator.js';
+
+/** Reports that arrived before their message's hand-over was recorded: applied right after it. */
+const MAX_EARLY_REPORTS = 10_000;
+
+export class SmsGateway implements SmsHandOff {
+  readonly #adapters = new Map<string, SmsAdapter>();
+  readonly #earlyReports = new Map<string, DeliveryReport>();
+
+  constructor(private readonly ctx: Ctx) {
+    for (const provider of smsProviders()) {
+      const sink = (report: DeliveryReport) => this.report(provider.code, report);
+      this.#adapters.set(provider.code, new SmsSimulator({ reportDelayMs: ctx.config.smsSimulatorReportMs, onReport: sink }));
+    }
+  }
+
+  /**
+   * Hands message `m` (recorded, charged, `handover_started_at` set) to its provider and records
+   * the answer. A provider that cannot be asked (down, timed out) leaves the message QUEUED with
+   * its hand-over started: it is reconciled, never sent again blindly.
+   */
+  async handOver(provider: string, m: HandOver): Promise<{ status: SmsStatus; errorCode: string | null }> {
+    const adapter = this.#adapters.get(provider);
+    if (!adapter) return { status: 'QUEUED', errorCode: 'PROVIDER_UNAVAILABLE' };
+    let result: SubmitResult;
+    try {
+      result = await adapter.submit(m);
+    } catch (err) {
+      this.ctx.log.warn({ err, smsId: m.id, provider }, 'SMS hand-over failed; the message stays QUEUED until reconciled');
+      return { status: 'QUEUED', errorCode: 'PROVIDER_UNAVAILABLE' };
+    }
+    const now = nowIso();
+    if (!result.accepted) {
+      await this.#move(m.id, ['QUEUED'], { status: 'FAILED', error_code: result.errorCode, finished_at: now, updated_at: now });
+      return { status: 'FAILED', errorCode: result.errorCode };
+    }
+    await this.#move(m.id, ['QUEUED'], { status: 'SENT_TO_PROVIDER', provider_message_id: result.providerMessageId, sent_at: now, updated_at: now });
+    const key = `${provider}\n${result.providerMessageId}`;
+    const early = this.#earlyReports.get(key);
+    if (early) {
+      this.#earlyReports.delete(key);
+      await this.report(provider, early);
+      return this.#statusOf(m.id);
+    }
+    return { status: 'SENT_TO_PROVIDER', errorCode: null };
+  }
+
+  /** A delivery report: the message goes from SENT_TO_PROVIDER to DELIVERED or FAILED, once. */
+  async report(provider: string, report: DeliveryReport): Promise<void> {
+    const now = nowIso();
+    const status: SmsStatus = report.delivered ? 'DELIVERED' : 'FAILED';
+    const moved = await inTx(this.ctx.db, (trx) => trx.updateTable('sms_messages')
+      .set({ status, error_code: report.delivered ? null : (report.errorCode ?? 'UNDELIVERED'), finished_at: now, updated_at: now })
+      .where('provider', '=', provider).where('provider_message_id', '=', report.providerMessageId)
+      .where('status', '=', 'SENT_TO_PROVIDER')
+      .returning('id').execute());
+    if (moved.length > 0) {
+      smsMessages.inc({ status });
+      return;
+    }
+    const known = await this.ctx.db.selectFrom('sms_messages').select('id')
+      .where('provider', '=', provider).where('provider_message_id', '=', report.providerMessageId).executeTakeFirst();
+    // Not yet recorded as handed over (a report may overtake the provider's answer): kept for it.
+    if (!known && this.#earlyReports.size < MAX_EARLY_REPORTS) this.#earlyReports.set(`${provider}\n${report.providerMessageId}`, report);
+  }
+
+  async close(): Promise<void> {
+    for (const adapter of this.#adapters.values()) await adapter.close();
+  }
+
+  async #move(id: number, from: SmsStatus[], set: Record<string, unknown>): Promise<void> {
+    const moved = await inTx(this.ctx.db, (trx) => trx.updateTable('sms_messages').set(set)
+      .where('id', '=', id).where('status', 'in', from).returning('id').execute());
+    if (moved.length > 0) smsMessages.inc({ status: set.status as string });
+  }
+
+  async #statusOf(id: number): Promise<{ status: SmsStatus; errorCode: string | null }> {
+    const row = await this.ctx.db.selectFrom('sms_messages').select(['status', 'error_code']).where('id', '=', id).executeTakeFirstOrThrow();
+    return { status: row.status, errorCode: row.error_code };
+  }
+}

@@ -1,0 +1,39 @@
+// What every SMS provider adapter (simulator, SMPP, HTTP) offers the gateway (sms/gateway.ts),
+// and what the gateway offers the rest of the server: a message goes in, the provider's answer
+// and later its delivery report come back.
+import type { SmsStatus } from '../../db/schema.js';
+import type { SmsEncoding } from '../segments.js';
+
+/** What an adapter is given: the message as its provider will send it. */
+export interface HandOver {
+  /** Ledgerline's message id: the adapter's reference for it at the provider. */
+  id: number;
+  phone: string;
+  senderId: string | null;
+  text: string;
+  encoding: SmsEncoding;
+}
+
+export type SubmitResult =
+  | { accepted: true; providerMessageId: string }
+  /** The provider refused this message (an invalid destination, a barred sender): final. */
+  | { accepted: false; errorCode: string };
+
+export interface DeliveryReport {
+  providerMessageId: string;
+  delivered: boolean;
+  /** Why it was not delivered, as a stable code (`UNDELIVERED`, `EXPIRED`, `REJECTED`, …). */
+  errorCode?: string;
+}
+
+export interface SmsAdapter {
+  /** Resolves once the provider took the message or refused it; throws when it could not be asked. */
+  submit(message: HandOver): Promise<SubmitResult>;
+  close(): Promise<void>;
+}
+
+/** The gateway as the services and the server see it (Ctx.sms). */
+export interface SmsHandOff {
+  handOver(provider: string, message: HandOver): Promise<{ status: SmsStatus; errorCode: string | null }>;
+  close(): Promise<void>;
+}
