@@ -178,7 +178,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     (err: unknown) => log.warn({ err }, 'rate table preload stopped'),
   );
   void warmPasswordHashing().catch((err: unknown) => log.warn({ err }, 'password hashing warm-up failed'));
-  ctx.sms = new SmsGateway(ctx);
+  const smsGateway = new SmsGateway(ctx);
+  ctx.sms = smsGateway;
+  smsGateway.start();
   const stopExpiry = startReservationExpiry(ctx);
   const stopIdempotencyExpiry = startIdempotencyExpiry(ctx);
   const address = app.server.address();

@@ -748,8 +748,9 @@ function callsCountedPerStatement(dialect: Dialect): Migration {
 }
 
 /**
- * SMS (sms/): the operator's wholesale prices per provider and destination prefix, and every
- * message, from its record (made with its charge, before the hand-over) to its final status.
+ * SMS (sms/): the operator's wholesale prices per provider and destination prefix, every
+ * message, from its record (made with its charge, before the hand-over) to its final status,
+ * and the campaigns of `bulk` (their messages carry `campaign_id`).
  * `handover_started_at` is set in the transaction that makes a message ready for its provider:
  * a message with it set and still QUEUED after a crash may or may not have reached the
  * provider, so it is reconciled, never sent again blindly. (provider, provider_message_id)
@@ -789,6 +790,23 @@ function sms(dialect: Dialect): Migration {
         .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
         .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
         .execute();
+      await id(db.schema.createTable('sms_campaigns').ifNotExists())
+        .addColumn('account_id', 'bigint', (c) => c.notNull().references('accounts.id'))
+        .addColumn('reseller_id', 'bigint', (c) => c.references('accounts.id'))
+        .addColumn('provider', 'varchar(32)', (c) => c.notNull())
+        .addColumn('sender_id', 'varchar(16)')
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('scheduled_at', 'varchar(32)')
+        .addColumn('status', 'varchar(20)', (c) => c.notNull())
+        .addColumn('recipients', 'integer', (c) => c.notNull())
+        .addColumn('rejected', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('sms_campaigns_account_idx').ifNotExists().on('sms_campaigns').columns(['account_id', 'id']).execute();
+      await db.schema.createIndex('sms_messages_campaign_idx').ifNotExists().on('sms_messages').columns(['campaign_id', 'status']).execute();
+      // The dispatcher's claim: messages not yet handed over, by when they are due.
+      await db.schema.createIndex('sms_messages_due_idx').ifNotExists().on('sms_messages').columns(['handover_started_at', 'status', 'scheduled_at', 'id']).execute();
       await db.schema.createIndex('sms_messages_account_idx').ifNotExists().on('sms_messages').columns(['account_id', 'id']).execute();
       await db.schema.createIndex('sms_messages_reseller_idx').ifNotExists().on('sms_messages').columns(['reseller_id', 'id']).execute();
       await db.schema.createIndex('sms_messages_report_idx').ifNotExists().on('sms_messages').columns(['provider', 'provider_message_id']).execute();

@@ -300,6 +300,25 @@ export interface SmsMessagesTable {
   updated_at: string;
 }
 
+export type SmsCampaignStatus = 'QUEUED' | 'SENDING' | 'COMPLETED' | 'CANCELLED';
+
+/** A `bulk` send: one message row per recipient (sms/campaigns.ts). */
+export interface SmsCampaignsTable {
+  id: Id;
+  account_id: number;
+  reseller_id: number | null;
+  provider: string;
+  sender_id: string | null;
+  message: string;
+  scheduled_at: string | null;
+  status: SmsCampaignStatus;
+  /** Recipients queued (after de-duplication); `rejected` were refused as numbers. */
+  recipients: number;
+  rejected: number;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -377,6 +396,7 @@ export interface Database {
   rate_imports: RateImportsTable;
   sms_rates: SmsRatesTable;
   sms_messages: SmsMessagesTable;
+  sms_campaigns: SmsCampaignsTable;
   attempt_counters: AttemptCountersTable;
   ps_endpoints: PsEndpointsTable;
   ps_auths: PsAuthsTable;

@@ -12,6 +12,7 @@ import { nowIso } from '../util/time.js';
 import { smsProviders } from './provider-list.js';
 import type { DeliveryReport, HandOver, SmsAdapter, SmsHandOff, SubmitResult } from './providers/adapter.js';
 import { SmsSimulator } from './providers/simulator.js';
+import { SmsDispatcher } from './dispatcher.js';
 
 /** Reports that arrived before their message's hand-over was recorded: applied right after it. */
 const MAX_EARLY_REPORTS = 10_000;
@@ -19,12 +20,24 @@ const MAX_EARLY_REPORTS = 10_000;
 export class SmsGateway implements SmsHandOff {
   readonly #adapters = new Map<string, SmsAdapter>();
   readonly #earlyReports = new Map<string, DeliveryReport>();
+  /** Sends the scheduled messages and campaigns when due. */
+  readonly #dispatcher: SmsDispatcher;
 
   constructor(private readonly ctx: Ctx) {
     for (const provider of smsProviders()) {
       const sink = (report: DeliveryReport) => this.report(provider.code, report);
       this.#adapters.set(provider.code, new SmsSimulator({ reportDelayMs: ctx.config.smsSimulatorReportMs, onReport: sink }));
     }
+    this.#dispatcher = new SmsDispatcher(ctx, this);
+  }
+
+  /** Starts sending what is due. */
+  start(): void {
+    this.#dispatcher.start();
+  }
+
+  wake(): void {
+    this.#dispatcher.wake();
   }
 
   /**
@@ -78,6 +91,7 @@ export class SmsGateway implements SmsHandOff {
   }
 
   async close(): Promise<void> {
+    await this.#dispatcher.close();
     for (const adapter of this.#adapters.values()) await adapter.close();
   }
 

@@ -63,6 +63,33 @@ export interface SendInput {
   client_login?: unknown; phone?: unknown; provider?: unknown; sender_id?: unknown; message?: unknown;
 }
 
+/**
+ * The debits of one message in `trx`: the client's (retail) and, for a reseller's client, the
+ * reseller's (wholesale), in ascending account id (the global lock order, db/locks.ts). Each
+ * needs the account's available money: 402 INSUFFICIENT_BALANCE, or
+ * RESELLER_INSUFFICIENT_BALANCE when the reseller's is short. Answers the client's balance after.
+ */
+export async function chargeSms(trx: Trx, m: { smsId: number; payer: SmsPayer; phone: string; costMicros: Micros; resellerCostMicros: Micros }): Promise<Micros> {
+  const debits = [
+    { accountId: m.payer.clientId, amountMicros: -m.costMicros, reseller: false },
+    ...(m.payer.reseller ? [{ accountId: m.payer.reseller.id, amountMicros: -m.resellerCostMicros, reseller: true }] : []),
+  ].sort((a, b) => a.accountId - b.accountId);
+  let balanceAfter: Micros = 0n;
+  for (const d of debits) {
+    try {
+      const posted = await post(trx, {
+        accountId: d.accountId, amountMicros: d.amountMicros, kind: 'sms', refType: 'sms', refId: m.smsId,
+        description: `SMS to ${m.phone}`, requireFunds: true,
+      });
+      if (!d.reseller) balanceAfter = posted.balanceAfterMicros;
+    } catch (err) {
+      if (d.reseller && err instanceof AppError && err.code === 'INSUFFICIENT_BALANCE') throw resellerInsufficient();
+      throw err;
+    }
+  }
+  return balanceAfter;
+}
+
 /** Records and charges one message (QUEUED, its hand-over started); `handOverSms` then sends it. */
 export async function sendSms(ctx: Ctx, actor: Actor, input: SendInput) {
   assertActive(actor);
@@ -86,24 +113,7 @@ export async function sendSms(ctx: Ctx, actor: Actor, input: SendInput) {
       created_at: now, updated_at: now,
     }).returning('id').executeTakeFirstOrThrow();
     const smsId = Number(id);
-    // Both debits in ascending account id, the global lock order (db/locks.ts).
-    const debits = [
-      { accountId: payer.clientId, amountMicros: -costMicros, reseller: false },
-      ...(payer.reseller ? [{ accountId: payer.reseller.id, amountMicros: -resellerCostMicros, reseller: true }] : []),
-    ].sort((a, b) => a.accountId - b.accountId);
-    let balanceAfter: Micros = 0n;
-    for (const d of debits) {
-      try {
-        const posted = await post(trx, {
-          accountId: d.accountId, amountMicros: d.amountMicros, kind: 'sms', refType: 'sms', refId: smsId,
-          description: `SMS to ${phone.e164}`, requireFunds: true,
-        });
-        if (!d.reseller) balanceAfter = posted.balanceAfterMicros;
-      } catch (err) {
-        if (d.reseller && err instanceof AppError && err.code === 'INSUFFICIENT_BALANCE') throw resellerInsufficient();
-        throw err;
-      }
-    }
+    const balanceAfter = await chargeSms(trx, { smsId, payer, phone: phone.e164, costMicros, resellerCostMicros });
     smsMessages.inc({ status: 'QUEUED' });
     return {
       sms_id: smsId,
@@ -129,10 +139,10 @@ export async function handOverSms(ctx: Ctx, answer: Record<string, unknown>): Pr
   return { status: result.status, ...(result.errorCode ? { error_code: result.errorCode } : {}) };
 }
 
-type MessageRow = Pick<SmsMessagesTable, 'provider' | 'phone' | 'sender_id' | 'message' | 'encoding' | 'segments' | 'status'
+export type SmsMessageRow = Pick<SmsMessagesTable, 'provider' | 'phone' | 'sender_id' | 'message' | 'encoding' | 'segments' | 'status'
   | 'error_code' | 'campaign_id' | 'scheduled_at' | 'created_at' | 'sent_at' | 'finished_at'> & { id: number; rate_micros: number; cost_micros: number };
 
-function messageView(r: MessageRow) {
+export function smsMessageView(r: SmsMessageRow) {
   const name = smsProviders().find((p) => p.code === r.provider)?.name ?? r.provider;
   return {
     sms_id: Number(r.id), provider: r.provider, provider_name: name, phone: r.phone, sender_id: r.sender_id, message: r.message,
@@ -143,7 +153,7 @@ function messageView(r: MessageRow) {
   };
 }
 
-const VIEW_COLUMNS = ['id', 'provider', 'phone', 'sender_id', 'message', 'encoding', 'segments', 'status', 'error_code', 'campaign_id',
+export const SMS_VIEW_COLUMNS = ['id', 'provider', 'phone', 'sender_id', 'message', 'encoding', 'segments', 'status', 'error_code', 'campaign_id',
   'scheduled_at', 'created_at', 'sent_at', 'finished_at', 'rate_micros', 'cost_micros'] as const;
 
 /** One message of the payer; another account's answers 404. */
@@ -151,21 +161,21 @@ export async function smsStatus(ctx: Ctx, actor: Actor, input: { id?: unknown; c
   const idText = typeof input.id === 'number' ? String(input.id) : input.id;
   if (typeof idText !== 'string' || !/^\d{1,15}$/.test(idText)) throw badRequest('id', 'must be an SMS id');
   const { payer } = await smsPayerOf(ctx.db, actor, input.client_login);
-  const row = await ctx.db.selectFrom('sms_messages').select(VIEW_COLUMNS)
+  const row = await ctx.db.selectFrom('sms_messages').select(SMS_VIEW_COLUMNS)
     .where('id', '=', Number(idText)).where('account_id', '=', payer.clientId).executeTakeFirst();
   if (!row) throw notFound('SMS');
-  return messageView(row as MessageRow);
+  return smsMessageView(row as SmsMessageRow);
 }
 
 /** The payer's messages, newest first. */
 export async function smsHistory(ctx: Ctx, actor: Actor, input: { limit?: unknown; offset?: unknown; client_login?: unknown }) {
   const { limit, offset } = paging(input, 20);
   const { payer } = await smsPayerOf(ctx.db, actor, input.client_login);
-  const rows = await ctx.db.selectFrom('sms_messages').select(VIEW_COLUMNS).where('account_id', '=', payer.clientId)
+  const rows = await ctx.db.selectFrom('sms_messages').select(SMS_VIEW_COLUMNS).where('account_id', '=', payer.clientId)
     .orderBy('id', 'desc').limit(limit).offset(offset).execute();
   const total = await ctx.db.selectFrom('sms_messages').select((eb) => eb.fn.countAll<number>().as('n'))
     .where('account_id', '=', payer.clientId).executeTakeFirstOrThrow();
-  return { total: Number(total.n), limit, offset, messages: rows.map((r) => messageView(r as MessageRow)) };
+  return { total: Number(total.n), limit, offset, messages: rows.map((r) => smsMessageView(r as SmsMessageRow)) };
 }
 
 export async function smsProviderList() {

@@ -66,3 +66,25 @@ export async function smsRatesFor(db: Db | Trx, payer: SmsPayer, provider?: stri
   const rows = await query.execute();
   return rows.map((r) => ({ provider: r.provider, ...priceOf(r.prefix, microsFromDb(r.rate_micros), payer) }));
 }
+
+/**
+ * A provider's rates in memory, for pricing many numbers at once (a campaign, a batch of the
+ * dispatcher): each number is one map lookup per prefix length, longest first.
+ */
+export class SmsPriceBook {
+  private constructor(private readonly wholesale: Map<string, Micros>) {}
+
+  static async load(db: Db | Trx, provider: string): Promise<SmsPriceBook> {
+    const rows = await db.selectFrom('sms_rates').select(['prefix', 'rate_micros']).where('provider', '=', provider).execute();
+    return new SmsPriceBook(new Map(rows.map((r) => [r.prefix, microsFromDb(r.rate_micros)])));
+  }
+
+  priceFor(digits: string, payer: SmsPayer): SmsPrice | null {
+    for (let n = Math.min(digits.length, 15); n > 0; n--) {
+      const prefix = digits.slice(0, n);
+      const wholesale = this.wholesale.get(prefix);
+      if (wholesale !== undefined) return priceOf(prefix, wholesale, payer);
+    }
+    return null;
+  }
+}

@@ -35,5 +35,7 @@ export interface SmsAdapter {
 /** The gateway as the services and the server see it (Ctx.sms). */
 export interface SmsHandOff {
   handOver(provider: string, message: HandOver): Promise<{ status: SmsStatus; errorCode: string | null }>;
+  /** Messages were queued for now (a campaign): the dispatcher runs at once. */
+  wake(): void;
   close(): Promise<void>;
 }
