@@ -54,6 +54,8 @@ export interface Config {
   janusTokenSecret: string | undefined;
   /** The built-in SMS simulator: milliseconds from a hand-over to its delivery report. */
   smsSimulatorReportMs: number;
+  /** SMS_PROVIDERS: the providers messages may name, each with its adapter (docs/sms.md). */
+  smsProviders: SmsProviderConfig[];
   demo: boolean;
   logLevel: string;
   /** Days an idempotency record (and its stored reply) is kept before the sweep deletes it. */
@@ -84,6 +86,65 @@ function addressListVar(env: NodeJS.ProcessEnv, name: string): string[] {
   const { rules, problem } = parseAddressRules(env[name] ?? '');
   if (problem) throw new ConfigError(`${name}: ${problem}; give comma-separated addresses or CIDR blocks, e.g. ${name}=10.0.0.5,10.0.1.0/24`);
   return rules;
+}
+
+/** An SMS provider as SMS_PROVIDERS names it. */
+export type SmsProviderConfig =
+  | { code: string; name: string; adapter: 'simulator' }
+  | {
+    code: string; name: string; adapter: 'smpp';
+    /** smpp://host:port (ssmpp:// for TLS). */
+    url: string; systemId: string; password: string; systemType: string;
+    /** submit_sm PDUs awaiting their response at once, per bind. */
+    window: number;
+    /** submit_sm PDUs per second, per bind. */
+    tps: number;
+    /** How long a submit_sm waits for its response before its fate counts as unknown. */
+    responseTimeoutMs: number;
+  };
+
+const DEFAULT_SMS_PROVIDERS: SmsProviderConfig[] = [{ code: 'cryptosms', name: 'CryptoSMS', adapter: 'simulator' }];
+
+/**
+ * SMS_PROVIDERS: a JSON list, e.g.
+ * `[{"code":"cryptosms","name":"CryptoSMS","adapter":"smpp","url":"smpp://10.0.0.9:2775","system_id":"ll","password":"…"}]`;
+ * the first is the default. Unset: `cryptosms` served by the built-in simulator.
+ */
+function smsProvidersVar(env: NodeJS.ProcessEnv): SmsProviderConfig[] {
+  const text = env.SMS_PROVIDERS;
+  if (!text) return DEFAULT_SMS_PROVIDERS;
+  let list: unknown;
+  try { list = JSON.parse(text); } catch { throw new ConfigError('SMS_PROVIDERS must be a JSON list of providers (see docs/sms.md)'); }
+  if (!Array.isArray(list) || list.length === 0) throw new ConfigError('SMS_PROVIDERS must be a non-empty JSON list of providers');
+  const seen = new Set<string>();
+  return list.map((raw, i): SmsProviderConfig => {
+    const p = (raw ?? {}) as Record<string, unknown>;
+    const where = `SMS_PROVIDERS[${i}]`;
+    const code = typeof p.code === 'string' ? p.code.trim().toLowerCase() : '';
+    if (!/^[a-z0-9_-]{1,32}$/.test(code)) throw new ConfigError(`${where}.code must be 1-32 letters, digits, - or _`);
+    if (seen.has(code)) throw new ConfigError(`${where}.code ${code} is listed twice`);
+    seen.add(code);
+    const name = typeof p.name === 'string' && p.name.trim() !== '' ? p.name.trim() : code;
+    if (p.adapter === 'simulator') return { code, name, adapter: 'simulator' };
+    if (p.adapter !== 'smpp') throw new ConfigError(`${where}.adapter must be smpp or simulator`);
+    const text = (key: string, fallback?: string) => {
+      const v = p[key];
+      if (typeof v === 'string' && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      throw new ConfigError(`${where}.${key} is required for an SMPP provider`);
+    };
+    const int = (key: string, fallback: number, min: number, max: number) => {
+      const v = p[key] ?? fallback;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(`${where}.${key} must be an integer from ${min} to ${max}`);
+      return v;
+    };
+    const url = text('url');
+    if (!/^s?smpp:\/\/[^/:]+:\d+\/?$/.test(url)) throw new ConfigError(`${where}.url must be smpp://host:port or ssmpp://host:port`);
+    return {
+      code, name, adapter: 'smpp', url, systemId: text('system_id'), password: text('password'), systemType: text('system_type', ''),
+      window: int('window', 10, 1, 1000), tps: int('tps', 100, 1, 100_000), responseTimeoutMs: int('response_timeout_ms', 10_000, 100, 600_000),
+    };
+  });
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -134,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     janusUrl: env.JANUS_URL || 'ws://127.0.0.1:8188/janus',
     janusTokenSecret: env.JANUS_TOKEN_SECRET || undefined,
     smsSimulatorReportMs: intVar(env, 'SMS_SIMULATOR_REPORT_MS', 1000, 0, 600_000),
+    smsProviders: smsProvidersVar(env),
     demo: env.DEMO === '1' || env.DEMO === 'true',
     logLevel: env.LOG_LEVEL || 'info',
     idempotencyRetentionDays: intVar(env, 'IDEMPOTENCY_RETENTION_DAYS', 7, 1, 3650),

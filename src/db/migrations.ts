@@ -751,9 +751,10 @@ function callsCountedPerStatement(dialect: Dialect): Migration {
  * SMS (sms/): the operator's wholesale prices per provider and destination prefix, every
  * message, from its record (made with its charge, before the hand-over) to its final status,
  * and the campaigns of `bulk` (their messages carry `campaign_id`).
- * `handover_started_at` is set in the transaction that makes a message ready for its provider:
- * a message with it set and still QUEUED after a crash may or may not have reached the
- * provider, so it is reconciled, never sent again blindly. (provider, provider_message_id)
+ * `charged_at` is set with the message's charge; `handover_started_at` in the transaction that
+ * makes it ready for its provider: a message with it set and still QUEUED after a crash may or
+ * may not have reached the provider, so it is reconciled, never sent again blindly. A message
+ * the provider could not be asked for goes back to the dispatcher, not before `next_attempt_at`. (provider, provider_message_id)
  * finds a message from its delivery report.
  */
 function sms(dialect: Dialect): Migration {
@@ -784,7 +785,9 @@ function sms(dialect: Dialect): Migration {
         .addColumn('provider_message_id', 'varchar(80)')
         .addColumn('campaign_id', 'bigint')
         .addColumn('scheduled_at', 'varchar(32)')
+        .addColumn('charged_at', 'varchar(32)')
         .addColumn('handover_started_at', 'varchar(32)')
+        .addColumn('next_attempt_at', 'varchar(32)')
         .addColumn('sent_at', 'varchar(32)')
         .addColumn('finished_at', 'varchar(32)')
         .addColumn('created_at', 'varchar(32)', (c) => c.notNull())

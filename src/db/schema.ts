@@ -293,7 +293,11 @@ export interface SmsMessagesTable {
   provider_message_id: string | null;
   campaign_id: number | null;
   scheduled_at: string | null;
+  /** When it was charged: set once, so a message handed back for a retry is not charged again. */
+  charged_at: string | null;
   handover_started_at: string | null;
+  /** A message its provider could not be asked for (down, throttling) is retried from then. */
+  next_attempt_at: string | null;
   sent_at: string | null;
   finished_at: string | null;
   created_at: string;

@@ -30,7 +30,7 @@ const endpoints: Endpoint[] = [
   {
     name: 'providers', method: 'GET', roles: [...payers], summary: 'The SMS providers messages can be sent with',
     output: T.Object({ providers: T.Array(T.Object({ code: T.String(), name: T.String(), default: T.Boolean() })) }),
-    handler: async () => smsProviderList(),
+    handler: (ctx) => smsProviderList(ctx),
   },
   {
     name: 'rates', method: 'GET', roles: [...payers], summary: 'SMS prices of one segment by destination prefix, as the client pays them',

@@ -97,9 +97,10 @@ export class SmsDispatcher {
     return inTx(ctx.db, (trx) => withTransientRetry(trx, ctx.dialect, 'SMS claim', async () => {
       const now = nowIso();
       let due = trx.selectFrom('sms_messages').select(['id', 'account_id', 'reseller_id', 'provider', 'phone', 'sender_id', 'message',
-        'encoding', 'segments', 'campaign_id'])
+        'encoding', 'segments', 'campaign_id', 'charged_at'])
         .where('handover_started_at', 'is', null).where('status', 'in', ['QUEUED', 'SCHEDULED'])
         .where((eb) => eb.or([eb('scheduled_at', 'is', null), eb('scheduled_at', '<=', now)]))
+        .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)]))
         .orderBy('id').limit(this.limits.batch);
       if (ctx.dialect === 'postgres') due = due.forUpdate().skipLocked();
       const rows = await due.execute();
@@ -119,6 +120,12 @@ export class SmsDispatcher {
       };
       for (const r of rows) {
         const id = Number(r.id);
+        if (r.charged_at !== null) {
+          // Charged before, handed back because its provider could not be asked: sent again, not charged again.
+          await trx.updateTable('sms_messages').set({ handover_started_at: now, updated_at: now }).where('id', '=', id).execute();
+          claimed.push({ provider: r.provider, handOver: { id, phone: r.phone, senderId: r.sender_id, text: r.message, encoding: r.encoding } });
+          continue;
+        }
         const campaignId = r.campaign_id === null ? null : Number(r.campaign_id);
         // Failed with the rest of its campaign below, when an earlier message of it could not be paid.
         if (campaignId !== null && failedCampaigns.has(campaignId)) continue;
@@ -157,7 +164,7 @@ export class SmsDispatcher {
         }
         const status: SmsStatus = 'QUEUED';
         await trx.updateTable('sms_messages').set({
-          status, handover_started_at: now, rate_micros: price.rateMicros, cost_micros: costMicros,
+          status, charged_at: now, handover_started_at: now, rate_micros: price.rateMicros, cost_micros: costMicros,
           reseller_cost_micros: resellerCostMicros, updated_at: now,
         }).where('id', '=', id).execute();
         claimed.push({ provider: r.provider, handOver: { id, phone: r.phone, senderId: r.sender_id, text: r.message, encoding: r.encoding } });

@@ -10,8 +10,9 @@ import type { SmsStatus } from '../db/schema.js';
 import { smsMessages } from '../metrics.js';
 import { nowIso } from '../util/time.js';
 import { smsProviders } from './provider-list.js';
-import type { DeliveryReport, HandOver, SmsAdapter, SmsHandOff, SubmitResult } from './providers/adapter.js';
+import { SmsNotSent, type DeliveryReport, type HandOver, type SmsAdapter, type SmsHandOff, type SubmitResult } from './providers/adapter.js';
 import { SmsSimulator } from './providers/simulator.js';
+import { SmppAdapter } from './providers/smpp.js';
 import { SmsDispatcher } from './dispatcher.js';
 
 /** Reports that arrived before their message's hand-over was recorded: applied right after it. */
@@ -24,9 +25,11 @@ export class SmsGateway implements SmsHandOff {
   readonly #dispatcher: SmsDispatcher;
 
   constructor(private readonly ctx: Ctx) {
-    for (const provider of smsProviders()) {
-      const sink = (report: DeliveryReport) => this.report(provider.code, report);
-      this.#adapters.set(provider.code, new SmsSimulator({ reportDelayMs: ctx.config.smsSimulatorReportMs, onReport: sink }));
+    for (const provider of smsProviders(ctx.config)) {
+      const onReport = (report: DeliveryReport) => this.report(provider.code, report);
+      this.#adapters.set(provider.code, provider.adapter === 'smpp'
+        ? new SmppAdapter(provider, { onReport, log: ctx.log })
+        : new SmsSimulator({ reportDelayMs: ctx.config.smsSimulatorReportMs, onReport }));
     }
     this.#dispatcher = new SmsDispatcher(ctx, this);
   }
@@ -52,7 +55,15 @@ export class SmsGateway implements SmsHandOff {
     try {
       result = await adapter.submit(m);
     } catch (err) {
-      this.ctx.log.warn({ err, smsId: m.id, provider }, 'SMS hand-over failed; the message stays QUEUED until reconciled');
+      if (err instanceof SmsNotSent) {
+        // It never left: back to the dispatcher, already charged, for a later attempt.
+        const retryAt = new Date(Date.now() + err.retryAfterMs).toISOString();
+        await inTx(this.ctx.db, (trx) => trx.updateTable('sms_messages').set({ handover_started_at: null, next_attempt_at: retryAt, updated_at: nowIso() })
+          .where('id', '=', m.id).where('status', '=', 'QUEUED').execute());
+        this.ctx.log.warn({ err: err.message, smsId: m.id, provider }, 'SMS provider unavailable; the message is retried');
+        return { status: 'QUEUED', errorCode: 'PROVIDER_UNAVAILABLE' };
+      }
+      this.ctx.log.warn({ err, smsId: m.id, provider }, 'SMS hand-over unanswered; the message stays QUEUED until reconciled');
       return { status: 'QUEUED', errorCode: 'PROVIDER_UNAVAILABLE' };
     }
     const now = nowIso();
@@ -65,7 +76,7 @@ export class SmsGateway implements SmsHandOff {
     const early = this.#earlyReports.get(key);
     if (early) {
       this.#earlyReports.delete(key);
-      await this.report(provider, early);
+      await this.#applyReport(provider, early);
       return this.#statusOf(m.id);
     }
     return { status: 'SENT_TO_PROVIDER', errorCode: null };
@@ -73,6 +84,24 @@ export class SmsGateway implements SmsHandOff {
 
   /** A delivery report: the message goes from SENT_TO_PROVIDER to DELIVERED or FAILED, once. */
   async report(provider: string, report: DeliveryReport): Promise<void> {
+    if (await this.#applyReport(provider, report)) return;
+    const known = () => this.ctx.db.selectFrom('sms_messages').select('status')
+      .where('provider', '=', provider).where('provider_message_id', '=', report.providerMessageId).executeTakeFirst();
+    // Recorded since (the update raced its hand-over's commit): apply it now; a final one stays.
+    if (await known()) { await this.#applyReport(provider, report); return; }
+    // Not yet recorded as handed over (a report may overtake the provider's answer): kept for the
+    // hand-over, which looks here once it has recorded the provider's id. Looked up once more, in
+    // case that happened while this one was on its way here.
+    if (this.#earlyReports.size >= MAX_EARLY_REPORTS) return;
+    const key = `${provider}\n${report.providerMessageId}`;
+    this.#earlyReports.set(key, report);
+    if (await known()) {
+      this.#earlyReports.delete(key);
+      await this.#applyReport(provider, report);
+    }
+  }
+
+  async #applyReport(provider: string, report: DeliveryReport): Promise<boolean> {
     const now = nowIso();
     const status: SmsStatus = report.delivered ? 'DELIVERED' : 'FAILED';
     const moved = await inTx(this.ctx.db, (trx) => trx.updateTable('sms_messages')
@@ -80,14 +109,8 @@ export class SmsGateway implements SmsHandOff {
       .where('provider', '=', provider).where('provider_message_id', '=', report.providerMessageId)
       .where('status', '=', 'SENT_TO_PROVIDER')
       .returning('id').execute());
-    if (moved.length > 0) {
-      smsMessages.inc({ status });
-      return;
-    }
-    const known = await this.ctx.db.selectFrom('sms_messages').select('id')
-      .where('provider', '=', provider).where('provider_message_id', '=', report.providerMessageId).executeTakeFirst();
-    // Not yet recorded as handed over (a report may overtake the provider's answer): kept for it.
-    if (!known && this.#earlyReports.size < MAX_EARLY_REPORTS) this.#earlyReports.set(`${provider}\n${report.providerMessageId}`, report);
+    if (moved.length > 0) smsMessages.inc({ status });
+    return moved.length > 0;
   }
 
   async close(): Promise<void> {

@@ -18,7 +18,8 @@ import { markupOrDefault } from '../plans/retail-rates.js';
 import { paging } from '../util/input.js';
 import { formatLocal, nowIso } from '../util/time.js';
 import { parsePhone } from './phone.js';
-import { parseSmsProvider, smsProviders } from './provider-list.js';
+import type { Config } from '../config.js';
+import { parseSmsProvider, smsProviderName, smsProviders } from './provider-list.js';
 import { formatRate, smsPriceFor, smsRatesFor, type SmsPayer } from './rates.js';
 import { parseSmsText } from './segments.js';
 
@@ -93,7 +94,7 @@ export async function chargeSms(trx: Trx, m: { smsId: number; payer: SmsPayer; p
 /** Records and charges one message (QUEUED, its hand-over started); `handOverSms` then sends it. */
 export async function sendSms(ctx: Ctx, actor: Actor, input: SendInput) {
   assertActive(actor);
-  const provider = parseSmsProvider(input.provider);
+  const provider = parseSmsProvider(ctx.config, input.provider);
   const phone = parsePhone(input.phone);
   const senderId = parseSenderId(input.sender_id);
   const text = parseSmsText(input.message);
@@ -109,7 +110,7 @@ export async function sendSms(ctx: Ctx, actor: Actor, input: SendInput) {
     const { id } = await trx.insertInto('sms_messages').values({
       account_id: payer.clientId, reseller_id: payer.reseller?.id ?? null, provider: provider.code, phone: phone.e164,
       sender_id: senderId, message: text.text, encoding: text.encoding, segments: text.segments, rate_micros: price.rateMicros,
-      cost_micros: costMicros, reseller_cost_micros: resellerCostMicros, status: 'QUEUED', handover_started_at: now,
+      cost_micros: costMicros, reseller_cost_micros: resellerCostMicros, status: 'QUEUED', charged_at: now, handover_started_at: now,
       created_at: now, updated_at: now,
     }).returning('id').executeTakeFirstOrThrow();
     const smsId = Number(id);
@@ -142,8 +143,8 @@ export async function handOverSms(ctx: Ctx, answer: Record<string, unknown>): Pr
 export type SmsMessageRow = Pick<SmsMessagesTable, 'provider' | 'phone' | 'sender_id' | 'message' | 'encoding' | 'segments' | 'status'
   | 'error_code' | 'campaign_id' | 'scheduled_at' | 'created_at' | 'sent_at' | 'finished_at'> & { id: number; rate_micros: number; cost_micros: number };
 
-export function smsMessageView(r: SmsMessageRow) {
-  const name = smsProviders().find((p) => p.code === r.provider)?.name ?? r.provider;
+export function smsMessageView(config: Config, r: SmsMessageRow) {
+  const name = smsProviderName(config, r.provider);
   return {
     sms_id: Number(r.id), provider: r.provider, provider_name: name, phone: r.phone, sender_id: r.sender_id, message: r.message,
     encoding: r.encoding, segments: r.segments, rate: formatRate(microsFromDb(r.rate_micros)), cost: formatMoney(microsFromDb(r.cost_micros), 4),
@@ -164,7 +165,7 @@ export async function smsStatus(ctx: Ctx, actor: Actor, input: { id?: unknown; c
   const row = await ctx.db.selectFrom('sms_messages').select(SMS_VIEW_COLUMNS)
     .where('id', '=', Number(idText)).where('account_id', '=', payer.clientId).executeTakeFirst();
   if (!row) throw notFound('SMS');
-  return smsMessageView(row as SmsMessageRow);
+  return smsMessageView(ctx.config, row as SmsMessageRow);
 }
 
 /** The payer's messages, newest first. */
@@ -175,18 +176,18 @@ export async function smsHistory(ctx: Ctx, actor: Actor, input: { limit?: unknow
     .orderBy('id', 'desc').limit(limit).offset(offset).execute();
   const total = await ctx.db.selectFrom('sms_messages').select((eb) => eb.fn.countAll<number>().as('n'))
     .where('account_id', '=', payer.clientId).executeTakeFirstOrThrow();
-  return { total: Number(total.n), limit, offset, messages: rows.map((r) => smsMessageView(r as SmsMessageRow)) };
+  return { total: Number(total.n), limit, offset, messages: rows.map((r) => smsMessageView(ctx.config, r as SmsMessageRow)) };
 }
 
-export async function smsProviderList() {
-  return { providers: smsProviders().map((p, i) => ({ code: p.code, name: p.name, default: i === 0 })) };
+export async function smsProviderList(ctx: Ctx) {
+  return { providers: smsProviders(ctx.config).map((p, i) => ({ code: p.code, name: p.name, default: i === 0 })) };
 }
 
 export async function smsRates(ctx: Ctx, actor: Actor, input: { provider?: unknown; client_login?: unknown }) {
   const { payer } = await smsPayerOf(ctx.db, actor, input.client_login);
-  const provider = input.provider === undefined || input.provider === '' ? undefined : parseSmsProvider(input.provider).code;
+  const provider = input.provider === undefined || input.provider === '' ? undefined : parseSmsProvider(ctx.config, input.provider).code;
   const rates = await smsRatesFor(ctx.db, payer, provider);
-  const name = (code: string) => smsProviders().find((p) => p.code === code)?.name ?? code;
+  const name = (code: string) => smsProviderName(ctx.config, code);
   return { rates: rates.map((r) => ({ provider: r.provider, provider_name: name(r.provider), prefix: r.prefix, rate: formatRate(r.rateMicros) })) };
 }
 
@@ -195,7 +196,7 @@ export async function smsRates(ctx: Ctx, actor: Actor, input: { provider?: unkno
  * provider: for a reseller's client also bounded by what the reseller's balance pays at wholesale.
  */
 export async function smsQuota(ctx: Ctx, actor: Actor, input: { provider?: unknown; client_login?: unknown }) {
-  const provider = parseSmsProvider(input.provider);
+  const provider = parseSmsProvider(ctx.config, input.provider);
   const { payer } = await smsPayerOf(ctx.db, actor, input.client_login);
   const available = async (id: number) => {
     const a = await accountById(ctx.db, id);

@@ -31,7 +31,7 @@ export interface SmsPrice {
 export const formatRate = (micros: Micros) => formatMoney(micros, 6);
 
 export async function setSmsRate(ctx: Ctx, input: { provider?: unknown; prefix?: unknown; rate?: unknown }) {
-  const provider = parseSmsProvider(input.provider);
+  const provider = parseSmsProvider(ctx.config, input.provider);
   const prefix = typeof input.prefix === 'number' ? String(input.prefix) : input.prefix;
   if (typeof prefix !== 'string' || !/^\d{1,15}$/.test(prefix)) throw badRequest('prefix', 'must be 1-15 digits');
   const rateMicros = money(input.rate, 'rate', { max: MAX_RATE_MICROS });

@@ -15,7 +15,7 @@ import { formatLocal, nowIso, parseTimestamp, utcOffset } from '../util/time.js'
 import type { Insertable } from 'kysely';
 import { parseSenderId, smsPayerOf, smsMessageView, SMS_VIEW_COLUMNS, type SmsMessageRow } from './messages.js';
 import { parsePhone, phoneOf } from './phone.js';
-import { parseSmsProvider, smsProviders } from './provider-list.js';
+import { parseSmsProvider, smsProviderName } from './provider-list.js';
 import { SmsPriceBook } from './rates.js';
 import { parseSmsText } from './segments.js';
 
@@ -43,7 +43,7 @@ interface Common { client_login?: unknown; provider?: unknown; sender_id?: unkno
 
 async function commonOf(ctx: Ctx, actor: Actor, input: Common, scheduledRequired: boolean) {
   assertActive(actor);
-  const provider = parseSmsProvider(input.provider);
+  const provider = parseSmsProvider(ctx.config, input.provider);
   const senderId = parseSenderId(input.sender_id);
   const text = parseSmsText(input.message);
   const at = parseScheduledAt(input.scheduled_at, scheduledRequired);
@@ -75,7 +75,7 @@ export async function scheduledSms(ctx: Ctx, actor: Actor, input: { limit?: unkn
   const base = ctx.db.selectFrom('sms_messages').where('account_id', '=', payer.clientId).where('status', '=', 'SCHEDULED').where('campaign_id', 'is', null);
   const rows = await base.select(SMS_VIEW_COLUMNS).orderBy('scheduled_at').orderBy('id').limit(limit).offset(offset).execute();
   const total = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  return { total: Number(total.n), limit, offset, server_utc_offset: utcOffset(), scheduled: rows.map((r) => smsMessageView(r as SmsMessageRow)) };
+  return { total: Number(total.n), limit, offset, server_utc_offset: utcOffset(), scheduled: rows.map((r) => smsMessageView(ctx.config, r as SmsMessageRow)) };
 }
 
 function idIn(input: unknown, field: string): number {
@@ -201,7 +201,7 @@ export async function listCampaigns(ctx: Ctx, actor: Actor, input: { limit?: unk
     m[r.status] = Number(r.n);
     byCampaign.set(Number(r.campaign_id), m);
   }
-  const name = (code: string) => smsProviders().find((p) => p.code === code)?.name ?? code;
+  const name = (code: string) => smsProviderName(ctx.config, code);
   return {
     total: Number(total.n), limit, offset,
     campaigns: rows.map((r) => {

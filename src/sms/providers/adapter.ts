@@ -26,8 +26,22 @@ export interface DeliveryReport {
   errorCode?: string;
 }
 
+/**
+ * Thrown by `submit` when the message certainly did not reach the provider (no connection, a
+ * throttling answer): it may be tried again. Any other error leaves its fate unknown.
+ */
+export class SmsNotSent extends Error {
+  constructor(message: string, readonly retryAfterMs = 5000) {
+    super(message);
+  }
+}
+
 export interface SmsAdapter {
-  /** Resolves once the provider took the message or refused it; throws when it could not be asked. */
+  /**
+   * Resolves once the provider took the message or refused it. Throws SmsNotSent when it
+   * certainly did not reach the provider, any other error when that is not known (a response
+   * that never came).
+   */
   submit(message: HandOver): Promise<SubmitResult>;
   close(): Promise<void>;
 }
