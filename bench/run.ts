@@ -7,6 +7,7 @@ import { benchLists } from './lists.js';
 import { benchPlanLoads } from './plan-loads.js';
 import { benchRating } from './rating.js';
 import { benchResellers } from './resellers.js';
+import { benchSms } from './sms.js';
 import { benchSwitchPath } from './switch-path.js';
 import { benchSwitchReaders } from './switch-readers.js';
 
@@ -25,6 +26,7 @@ const benches: Record<string, () => Promise<void>> = {
   readers: () => benchSwitchReaders(root),
   plans: () => benchPlanLoads(root),
   lists: () => benchLists(root),
+  sms: () => benchSms(root),
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;
