@@ -56,6 +56,13 @@ export interface Config {
   smsSimulatorReportMs: number;
   /** SMS_PROVIDERS: the providers messages may name, each with its adapter (docs/sms.md). */
   smsProviders: SmsProviderConfig[];
+  /** SMS_DISPATCH=0: this instance sends no scheduled message or campaign (others on the database do). */
+  smsDispatch: boolean;
+  /**
+   * A message handed over this long ago with no answer from its provider (the instance died,
+   * the response never came) is marked FAILED with FATE_UNKNOWN, never sent again.
+   */
+  smsHandoverLeaseSeconds: number;
   demo: boolean;
   logLevel: string;
   /** Days an idempotency record (and its stored reply) is kept before the sweep deletes it. */
@@ -196,6 +203,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     janusTokenSecret: env.JANUS_TOKEN_SECRET || undefined,
     smsSimulatorReportMs: intVar(env, 'SMS_SIMULATOR_REPORT_MS', 1000, 0, 600_000),
     smsProviders: smsProvidersVar(env),
+    smsDispatch: env.SMS_DISPATCH !== '0' && env.SMS_DISPATCH !== 'false',
+    smsHandoverLeaseSeconds: intVar(env, 'SMS_HANDOVER_LEASE_SECONDS', 120, 1, 86_400),
     demo: env.DEMO === '1' || env.DEMO === 'true',
     logLevel: env.LOG_LEVEL || 'info',
     idempotencyRetentionDays: intVar(env, 'IDEMPOTENCY_RETENTION_DAYS', 7, 1, 3650),

@@ -63,9 +63,30 @@ export class SmsDispatcher {
     await this.#running;
   }
 
+  /**
+   * Messages whose hand-over started longer ago than the lease with no answer from the provider:
+   * the instance that held them died, or the provider never answered. They may have been taken,
+   * so they are not sent again: FAILED with FATE_UNKNOWN (charged, as the attempt was made).
+   */
+  async #markUnknownFates(): Promise<void> {
+    const { ctx } = this;
+    const before = new Date(Date.now() - ctx.config.smsHandoverLeaseSeconds * 1000).toISOString();
+    const now = nowIso();
+    const marked = await inTx(ctx.db, (trx) => trx.updateTable('sms_messages')
+      .set({ status: 'FAILED', error_code: 'FATE_UNKNOWN', finished_at: now, updated_at: now })
+      .where('status', '=', 'QUEUED').where('handover_started_at', '<', before).where('provider_message_id', 'is', null)
+      .executeTakeFirst());
+    const n = Number(marked.numUpdatedRows ?? 0n);
+    if (n > 0) {
+      smsMessages.inc({ status: 'FAILED' }, n);
+      ctx.log.warn({ messages: n }, 'SMS whose hand-over got no answer marked FAILED with FATE_UNKNOWN; they may have been delivered');
+    }
+  }
+
   /** Claims and hands over batch after batch while they come full. */
   async #run(): Promise<void> {
     try {
+      await this.#markUnknownFates();
       for (;;) {
         if (this.#closed) return;
         const { claimed, full } = await this.#claim();

@@ -36,11 +36,11 @@ export class SmsGateway implements SmsHandOff {
 
   /** Starts sending what is due. */
   start(): void {
-    this.#dispatcher.start();
+    if (this.ctx.config.smsDispatch) this.#dispatcher.start();
   }
 
   wake(): void {
-    this.#dispatcher.wake();
+    if (this.ctx.config.smsDispatch) this.#dispatcher.wake();
   }
 
   /**
@@ -77,28 +77,37 @@ export class SmsGateway implements SmsHandOff {
     if (early) {
       this.#earlyReports.delete(key);
       await this.#applyReport(provider, early);
-      return this.#statusOf(m.id);
     }
+    // The hand-over's outcome, even when a report overtook it: `status` tells what came after.
     return { status: 'SENT_TO_PROVIDER', errorCode: null };
   }
 
-  /** A delivery report: the message goes from SENT_TO_PROVIDER to DELIVERED or FAILED, once. */
-  async report(provider: string, report: DeliveryReport): Promise<void> {
-    if (await this.#applyReport(provider, report)) return;
+  /**
+   * A delivery report: the message goes from SENT_TO_PROVIDER to DELIVERED or FAILED, once.
+   * Answers `done` once the report is applied and durable (or was applied before: a repeat),
+   * `held` when its message is not yet recorded as handed over: kept in memory for the
+   * hand-over, which looks for it once it has recorded the provider's id. A provider that
+   * redelivers should be told to, so that a crash meanwhile loses nothing.
+   */
+  async report(provider: string, report: DeliveryReport): Promise<'done' | 'held'> {
+    if (await this.#applyReport(provider, report)) return 'done';
     const known = () => this.ctx.db.selectFrom('sms_messages').select('status')
       .where('provider', '=', provider).where('provider_message_id', '=', report.providerMessageId).executeTakeFirst();
     // Recorded since (the update raced its hand-over's commit): apply it now; a final one stays.
-    if (await known()) { await this.#applyReport(provider, report); return; }
-    // Not yet recorded as handed over (a report may overtake the provider's answer): kept for the
-    // hand-over, which looks here once it has recorded the provider's id. Looked up once more, in
-    // case that happened while this one was on its way here.
-    if (this.#earlyReports.size >= MAX_EARLY_REPORTS) return;
+    if (await known()) {
+      await this.#applyReport(provider, report);
+      return 'done';
+    }
+    if (this.#earlyReports.size >= MAX_EARLY_REPORTS) return 'held';
     const key = `${provider}\n${report.providerMessageId}`;
     this.#earlyReports.set(key, report);
+    // Looked up once more, in case the hand-over was recorded while this one was on its way here.
     if (await known()) {
       this.#earlyReports.delete(key);
       await this.#applyReport(provider, report);
+      return 'done';
     }
+    return 'held';
   }
 
   async #applyReport(provider: string, report: DeliveryReport): Promise<boolean> {
@@ -109,7 +118,10 @@ export class SmsGateway implements SmsHandOff {
       .where('provider', '=', provider).where('provider_message_id', '=', report.providerMessageId)
       .where('status', '=', 'SENT_TO_PROVIDER')
       .returning('id').execute());
-    if (moved.length > 0) smsMessages.inc({ status });
+    if (moved.length > 0) {
+      smsMessages.inc({ status });
+      await this.ctx.durable();
+    }
     return moved.length > 0;
   }
 
@@ -122,10 +134,5 @@ export class SmsGateway implements SmsHandOff {
     const moved = await inTx(this.ctx.db, (trx) => trx.updateTable('sms_messages').set(set)
       .where('id', '=', id).where('status', 'in', from).returning('id').execute());
     if (moved.length > 0) smsMessages.inc({ status: set.status as string });
-  }
-
-  async #statusOf(id: number): Promise<{ status: SmsStatus; errorCode: string | null }> {
-    const row = await this.ctx.db.selectFrom('sms_messages').select(['status', 'error_code']).where('id', '=', id).executeTakeFirstOrThrow();
-    return { status: row.status, errorCode: row.error_code };
   }
 }

@@ -1,12 +1,16 @@
 // An SMSC on loopback for the SMPP adapter's tests: the `smpp` package's server side, playing
 // a carrier. It checks the bind's credentials, records every submit_sm as it arrived (decoded
 // text, UDH, data coding, addresses), answers with a message id, and sends a delivery receipt
-// for it. Switches make it misbehave: answer nothing, drop every connection.
+// for it, as a carrier does: on the bind that submitted it, or, when that one is gone, on the
+// next bound session; a receipt refused (a deliver_sm_resp with an error status) is sent again
+// shortly, and one whose deliver_sm_resp never came is sent again on the next bind. Switches make it misbehave: answer nothing, drop every connection.
 import type { AddressInfo } from 'node:net';
 import smpp, { type PDU, type Session } from 'smpp';
 
 export interface Submitted {
   messageId: string;
+  /** Which bind it came on (1 for the first bind, and so on). */
+  bind: number;
   source: string;
   sourceTon: number;
   destination: string;
@@ -35,6 +39,21 @@ const STATE: Record<string, number> = { DELIVRD: 2, UNDELIV: 5 };
 export async function startSmsc(credentials = { systemId: 'ledgerline', password: 'secret' }): Promise<TestSmsc> {
   let next = 1000;
   const sessions = new Set<Session>();
+  const bound = new Set<Session>();
+  const heldReceipts: Array<Record<string, unknown>> = [];
+  /** Receipts sent on each session and not yet acknowledged: sent again if it closes. */
+  const unacked = new Map<Session, Set<Record<string, unknown>>>();
+  const deliver = (preferred: Session, receipt: Record<string, unknown>) => {
+    const session = bound.has(preferred) ? preferred : bound.values().next().value;
+    if (!session) { heldReceipts.push(receipt); return; }
+    const pending = unacked.get(session) ?? new Set();
+    unacked.set(session, pending);
+    pending.add(receipt);
+    session.deliver_sm(receipt, (resp: PDU) => {
+      pending.delete(receipt);
+      if (resp.command_status !== 0) setTimeout(() => deliver(session, receipt), 100);
+    });
+  };
   const smsc: TestSmsc = {
     port: 0, submitted: [], binds: 0, silent: false, receipts: 'tlv', outcome: () => 'DELIVRD',
     dropConnections() { for (const s of sessions) s.destroy(); },
@@ -45,12 +64,23 @@ export async function startSmsc(credentials = { systemId: 'ledgerline', password
   };
   const server = smpp.createServer({}, (session: Session) => {
     sessions.add(session);
-    session.on('close', () => sessions.delete(session));
+    let bind = 0;
+    session.on('close', () => {
+      sessions.delete(session);
+      bound.delete(session);
+      const pending = unacked.get(session);
+      unacked.delete(session);
+      for (const receipt of pending ?? []) deliver(session, receipt);
+    });
     session.on('error', () => {});
     session.on('bind_transceiver', (pdu: PDU) => {
       const ok = pdu.system_id === credentials.systemId && pdu.password === credentials.password;
-      if (ok) smsc.binds++;
+      if (ok) bind = ++smsc.binds;
       session.send(pdu.response({ command_status: ok ? 0 : 0x0e }));
+      if (ok) {
+        bound.add(session);
+        for (const receipt of heldReceipts.splice(0)) deliver(session, receipt);
+      }
     });
     session.on('enquire_link', (pdu: PDU) => session.send(pdu.response()));
     session.on('unbind', (pdu: PDU) => { session.send(pdu.response()); session.close(); });
@@ -58,7 +88,7 @@ export async function startSmsc(credentials = { systemId: 'ledgerline', password
       const messageId = `M${next++}`;
       const body = pdu.short_message as { udh?: Buffer[]; message: string | Buffer };
       smsc.submitted.push({
-        messageId, source: pdu.source_addr, sourceTon: pdu.source_addr_ton, destination: pdu.destination_addr,
+        messageId, bind, source: pdu.source_addr, sourceTon: pdu.source_addr_ton, destination: pdu.destination_addr,
         dataCoding: pdu.data_coding, esmClass: pdu.esm_class, udh: body.udh?.[0] ?? null,
         text: typeof body.message === 'string' ? body.message : body.message.toString('latin1'),
       });
@@ -67,12 +97,10 @@ export async function startSmsc(credentials = { systemId: 'ledgerline', password
       if (smsc.receipts === 'none') return;
       const stat = smsc.outcome(pdu.destination_addr);
       const text = `id:${messageId} sub:001 dlvrd:${stat === 'DELIVRD' ? '001' : '000'} submit date:2612011200 done date:2612011200 stat:${stat} err:000 text:`;
-      setTimeout(() => {
-        session.deliver_sm({
-          source_addr: pdu.destination_addr, destination_addr: pdu.source_addr, esm_class: 0x04, short_message: text,
-          ...(smsc.receipts === 'tlv' ? { receipted_message_id: messageId, message_state: STATE[stat] } : {}),
-        });
-      }, 5);
+      setTimeout(() => deliver(session, {
+        source_addr: pdu.destination_addr, destination_addr: pdu.source_addr, esm_class: 0x04, short_message: text,
+        ...(smsc.receipts === 'tlv' ? { receipted_message_id: messageId, message_state: STATE[stat] } : {}),
+      }), 5);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

@@ -5,50 +5,12 @@
 // kill; the in-process test server, a second instance on the same database, sets up the
 // accounts, takes half of the resent CDRs and reads the database.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createClient, createPlan, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
-import { freePort } from '../helpers/net.js';
+import { kill, startChild, type Child } from '../helpers/child-server.js';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const USA = '15551234567';
-
-interface Child { url: string; process: ChildProcess; output: () => string }
-
-/** The server as `npm start` runs it, on the test server's database, once it answers /readyz. */
-async function startChild(t: TestServer): Promise<Child> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'main.ts')], {
-    cwd: root,
-    env: {
-      ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: t.databaseUrl, DATABASE_SCHEMA: t.schema,
-      ADMIN_API_KEY: t.adminKey, LEDGERLINE_SECRET: t.config.secret, LEDGERLINE_DATA_DIR: t.config.dataDir,
-      AGI_PORT: '0', LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d) => { output += d; });
-  child.stderr!.on('data', (d) => { output += d; });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}):\n${output}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).status === 200) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) throw new Error(`the server did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url, process: child, output: () => output };
-}
-
-async function kill(child: Child, signal: NodeJS.Signals): Promise<void> {
-  if (child.process.exitCode !== null || child.process.signalCode !== null) return;
-  await new Promise<void>((resolve) => { child.process.once('exit', () => resolve()); child.process.kill(signal); });
-}
 
 async function post(url: string, key: string, endpoint: string, body: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${url}/switch-api/index.php?endpoint=${endpoint}`, {

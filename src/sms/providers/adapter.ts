@@ -36,6 +36,12 @@ export class SmsNotSent extends Error {
   }
 }
 
+/**
+ * Where an adapter hands its delivery reports: `done` once applied and durable (or a repeat),
+ * `held` when the message is not yet recorded as handed over.
+ */
+export type ReportSink = (report: DeliveryReport) => Promise<'done' | 'held'>;
+
 export interface SmsAdapter {
   /**
    * Resolves once the provider took the message or refused it. Throws SmsNotSent when it

@@ -4,11 +4,11 @@
 //   ends in 9999  refused at the hand-over (FAILED, REJECTED)
 //   ends in 0000  taken, then reported undelivered (FAILED, UNDELIVERED)
 //   otherwise     taken, then reported DELIVERED
-import type { DeliveryReport, HandOver, SmsAdapter, SubmitResult } from './adapter.js';
+import type { DeliveryReport, HandOver, ReportSink, SmsAdapter, SubmitResult } from './adapter.js';
 
 export interface SimulatorOptions {
   reportDelayMs: number;
-  onReport: (report: DeliveryReport) => Promise<void>;
+  onReport: ReportSink;
 }
 
 /** Reports waiting for their delay; more are delivered at once rather than held. */

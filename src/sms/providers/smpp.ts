@@ -12,7 +12,7 @@
 import smpp, { type PDU, type Session } from 'smpp';
 import type { Logger } from 'pino';
 import type { SmsProviderConfig } from '../../config.js';
-import { SmsNotSent, type DeliveryReport, type HandOver, type SmsAdapter, type SubmitResult } from './adapter.js';
+import { SmsNotSent, type DeliveryReport, type HandOver, type ReportSink, type SmsAdapter, type SubmitResult } from './adapter.js';
 import { smppParts, type SmppPart } from './smpp-parts.js';
 
 type SmppConfig = Extract<SmsProviderConfig, { adapter: 'smpp' }>;
@@ -51,8 +51,11 @@ export function receiptOf(pdu: PDU): DeliveryReport | null {
   return failure ? { providerMessageId: id, delivered: false, errorCode: failure } : null;
 }
 
+/** deliver_sm_resp status asking the SMSC to deliver the receipt again later (ESME_RX_T_APPN). */
+const TRY_AGAIN_LATER = 0x64;
+
 export interface SmppAdapterOptions {
-  onReport: (report: DeliveryReport) => Promise<void>;
+  onReport: ReportSink;
   log: Logger;
 }
 
@@ -94,10 +97,19 @@ export class SmppAdapter implements SmsAdapter {
         for (const wake of this.#bindWaiters.splice(0)) wake();
       });
     });
+    // A receipt is acknowledged once it is applied and on disk; one not yet applicable (its
+    // message's hand-over not yet recorded) or not applied (an error) is refused for now, and
+    // the SMSC delivers it again: a crash in between loses none.
     session.on('deliver_sm', (pdu: PDU) => {
-      session.send(pdu.response());
       const report = receiptOf(pdu);
-      if (report) void this.options.onReport(report).catch((err) => this.options.log.error({ err }, 'SMPP receipt not applied'));
+      if (!report) { session.send(pdu.response()); return; }
+      this.options.onReport(report).then(
+        (outcome) => session.send(pdu.response(outcome === 'done' ? {} : { command_status: TRY_AGAIN_LATER })),
+        (err: unknown) => {
+          this.options.log.error({ err, provider: this.config.code }, 'SMPP receipt not applied; the SMSC is asked to send it again');
+          session.send(pdu.response({ command_status: TRY_AGAIN_LATER }));
+        },
+      );
     });
     session.on('enquire_link', (pdu: PDU) => { session.send(pdu.response()); });
     session.on('unbind', (pdu: PDU) => { session.send(pdu.response()); session.close(); });
