@@ -108,6 +108,16 @@ export type SmsProviderConfig =
     tps: number;
     /** How long a submit_sm waits for its response before its fate counts as unknown. */
     responseTimeoutMs: number;
+  }
+  | {
+    code: string; name: string; adapter: 'http';
+    /** The provider's send URL, Kannel's `sendsms` shape (http://host:13013/cgi-bin/sendsms). */
+    sendUrl: string; username: string; password: string;
+    /** Ledgerline's address as the provider reaches it, for the delivery-report callback. */
+    callbackBaseUrl: string;
+    /** Signs the callback URL each message carries, so a forged report changes nothing. */
+    dlrSecret: string;
+    responseTimeoutMs: number;
   };
 
 const DEFAULT_SMS_PROVIDERS: SmsProviderConfig[] = [{ code: 'cryptosms', name: 'CryptoSMS', adapter: 'simulator' }];
@@ -133,7 +143,7 @@ function smsProvidersVar(env: NodeJS.ProcessEnv): SmsProviderConfig[] {
     seen.add(code);
     const name = typeof p.name === 'string' && p.name.trim() !== '' ? p.name.trim() : code;
     if (p.adapter === 'simulator') return { code, name, adapter: 'simulator' };
-    if (p.adapter !== 'smpp') throw new ConfigError(`${where}.adapter must be smpp or simulator`);
+    if (p.adapter !== 'smpp' && p.adapter !== 'http') throw new ConfigError(`${where}.adapter must be smpp, http or simulator`);
     const text = (key: string, fallback?: string) => {
       const v = p[key];
       if (typeof v === 'string' && v !== '') return v;
@@ -145,6 +155,18 @@ function smsProvidersVar(env: NodeJS.ProcessEnv): SmsProviderConfig[] {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(`${where}.${key} must be an integer from ${min} to ${max}`);
       return v;
     };
+    if (p.adapter === 'http') {
+      const sendUrl = text('send_url');
+      const callbackBaseUrl = text('callback_base_url').replace(/\/+$/, '');
+      if (!/^https?:\/\//.test(sendUrl)) throw new ConfigError(`${where}.send_url must be an http(s):// URL`);
+      if (!/^https?:\/\//.test(callbackBaseUrl)) throw new ConfigError(`${where}.callback_base_url must be an http(s):// URL`);
+      const dlrSecret = text('dlr_secret');
+      if (dlrSecret.length < 16) throw new ConfigError(`${where}.dlr_secret must be at least 16 characters`);
+      return {
+        code, name, adapter: 'http', sendUrl, username: text('username'), password: text('password'), callbackBaseUrl, dlrSecret,
+        responseTimeoutMs: int('response_timeout_ms', 10_000, 100, 600_000),
+      };
+    }
     const url = text('url');
     if (!/^s?smpp:\/\/[^/:]+:\d+\/?$/.test(url)) throw new ConfigError(`${where}.url must be smpp://host:port or ssmpp://host:port`);
     return {

@@ -14,6 +14,7 @@ import { resellerApi } from './reseller-api.js';
 import { RawBody } from './wire-input.js';
 import { switchApi } from './switch-api.js';
 import { smsApi } from './sms-api.js';
+import { registerSmsCallbacks } from './sms-callbacks.js';
 
 export const VERSION = '0.1.0';
 export const APIS: ApiDefinition[] = [clientApi, resellerApi, adminApi, switchApi, smsApi];
@@ -84,6 +85,7 @@ export function buildApp(ctx: Ctx, opts: { apis?: ApiDefinition[] } = {}): Fasti
     return registry.metrics();
   });
   for (const api of apis) registerApi(app, api, ctx);
+  registerSmsCallbacks(app, ctx);
   registerFallbackReplies(app, apis);
   return app;
 }

@@ -13,6 +13,7 @@ import { smsProviders } from './provider-list.js';
 import { SmsNotSent, type DeliveryReport, type HandOver, type SmsAdapter, type SmsHandOff, type SubmitResult } from './providers/adapter.js';
 import { SmsSimulator } from './providers/simulator.js';
 import { SmppAdapter } from './providers/smpp.js';
+import { HttpSmsAdapter } from './providers/http.js';
 import { SmsDispatcher } from './dispatcher.js';
 
 /** Reports that arrived before their message's hand-over was recorded: applied right after it. */
@@ -27,8 +28,8 @@ export class SmsGateway implements SmsHandOff {
   constructor(private readonly ctx: Ctx) {
     for (const provider of smsProviders(ctx.config)) {
       const onReport = (report: DeliveryReport) => this.report(provider.code, report);
-      this.#adapters.set(provider.code, provider.adapter === 'smpp'
-        ? new SmppAdapter(provider, { onReport, log: ctx.log })
+      this.#adapters.set(provider.code, provider.adapter === 'smpp' ? new SmppAdapter(provider, { onReport, log: ctx.log })
+        : provider.adapter === 'http' ? new HttpSmsAdapter(provider)
         : new SmsSimulator({ reportDelayMs: ctx.config.smsSimulatorReportMs, onReport }));
     }
     this.#dispatcher = new SmsDispatcher(ctx, this);

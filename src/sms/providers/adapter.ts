@@ -55,6 +55,8 @@ export interface SmsAdapter {
 /** The gateway as the services and the server see it (Ctx.sms). */
 export interface SmsHandOff {
   handOver(provider: string, message: HandOver): Promise<{ status: SmsStatus; errorCode: string | null }>;
+  /** A delivery report that came in by a callback of the provider's (sms/callbacks.ts). */
+  report(provider: string, report: DeliveryReport): Promise<'done' | 'held'>;
   /** Messages were queued for now (a campaign): the dispatcher runs at once. */
   wake(): void;
   close(): Promise<void>;
