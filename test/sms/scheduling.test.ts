@@ -152,6 +152,40 @@ describe('SMS API: scheduled messages and campaigns', () => {
     assert.equal(await balanceOf(c.login), 0);
   });
 
+  it('a reseller key: providers, and schedule, scheduled and cancel-scheduled for its own client only', async () => {
+    const r = await t.admin('create-reseller', { plan_id: plan.id, balance: '100' });
+    const other = await t.admin('create-reseller', { plan_id: plan.id, balance: '100' });
+    const newClient = async (key: string, planId: number) => {
+      const created = await t.call('reseller', 'create-client', { key, body: { plan_id: planId } });
+      await t.call('reseller', 'transfer', { key, body: { login: created.body.client.login, amount: '10' } });
+      return created.body.client.login as string;
+    };
+    const mine = await newClient(r.api_key, r.reseller.retail_plan_id);
+    const theirs = await newClient(other.api_key, other.reseller.retail_plan_id);
+    const providers = await sms(r.api_key, 'providers');
+    assert.deepEqual(providers.body.providers.map((p: any) => p.code), ['cryptosms']);
+
+    const example = { client_login: mine, phone: '+1234567890', message: 'Your SMS text', provider: 'cryptosms', sender_id: 'MyBrand', scheduled_at: localIn(3600) };
+    const scheduled = await sms(r.api_key, 'schedule', example);
+    assert.equal(scheduled.status, 200, JSON.stringify(scheduled.body));
+    assert.equal(scheduled.body.status, 'SCHEDULED');
+    const foreign = await sms(r.api_key, 'schedule', { ...example, client_login: theirs });
+    assert.equal(foreign.status, 404);
+    assert.equal((await sms(other.api_key, 'scheduled', undefined, { client_login: theirs })).body.total, 0, 'nothing scheduled for their client');
+
+    const listed = await sms(r.api_key, 'scheduled', undefined, { client_login: mine, limit: 20 });
+    assert.equal(listed.status, 200);
+    assert.deepEqual(listed.body.scheduled.map((m: any) => m.sms_id), [scheduled.body.scheduled_sms_id]);
+    assert.equal((await sms(r.api_key, 'scheduled', undefined, { client_login: theirs })).status, 404);
+
+    const wrong = await sms(other.api_key, 'cancel-scheduled', { client_login: theirs, scheduled_sms_id: scheduled.body.scheduled_sms_id });
+    assert.equal(wrong.status, 404);
+    assert.equal((await sms(r.api_key, 'status', undefined, { client_login: mine, id: scheduled.body.scheduled_sms_id })).body.status, 'SCHEDULED');
+    const cancel = await sms(r.api_key, 'cancel-scheduled', { client_login: mine, scheduled_sms_id: scheduled.body.scheduled_sms_id });
+    assert.equal(cancel.status, 200, JSON.stringify(cancel.body));
+    assert.equal(cancel.body.status, 'CANCELLED');
+  });
+
   it('cancel-campaign stops every message not yet sent; a reseller acts for its own client only', async () => {
     const r = await t.admin('create-reseller', { plan_id: plan.id, balance: '100' });
     const created = await t.call('reseller', 'create-client', { key: r.api_key, body: { plan_id: r.reseller.retail_plan_id } });
