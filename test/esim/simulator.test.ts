@@ -23,6 +23,8 @@ describe('eSIM simulator', () => {
     const de5 = catalog.find((p) => p.packageCode === 'DE-5GB-30D')!;
     assert.ok(europe.price > de5.price);
     assert.ok(catalog.find((p) => p.packageCode === 'DE-10GB-30D')!.price > de5.price);
+    // The original document's example package.
+    assert.equal(catalog.find((p) => p.packageCode === 'P2CYMUS93')?.name, 'United States 3GB 15 Days');
   });
 
   it('orders once per transactionId and allocates the profile after its delay', async () => {

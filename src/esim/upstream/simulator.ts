@@ -9,6 +9,8 @@ import type { EsimUpstream, OrderAnswer, UpstreamLocation, UpstreamPackage, Upst
 
 const GB = 1024 ** 3;
 
+export const DOCUMENT_EXAMPLE_PACKAGE = 'P2CYMUS93';
+
 interface Country { code: string; name: string; operators: Array<[string, string]>; perGb: number }
 
 // Price per GB in 1/10,000 USD, by how dear data is there wholesale.
@@ -64,6 +66,9 @@ export function simulatorCatalog(): UpstreamPackage[] {
     const perGb = Math.round(countries.reduce((n, c) => n + c.perGb, 0) / countries.length * 1.15);
     add(r.code, r.name, countries, perGb);
   }
+  // The original document's example buys package P2CYMUS93: the simulator sells it as its
+  // United States 3 GB, so the example runs as written.
+  packages.find((p) => p.packageCode === 'US-3GB-15D')!.packageCode = DOCUMENT_EXAMPLE_PACKAGE;
   return packages;
 }
 
