@@ -52,6 +52,10 @@ export interface Config {
   agiMaxConnectionsPerAddress: number;
   janusUrl: string;
   janusTokenSecret: string | undefined;
+  /** The eSIM upstream (eSIM Access style); unset: the built-in simulator (docs/esim.md). */
+  esimUpstream: null | { url: string; accessCode: string; secretKey: string };
+  /** Minutes between refreshes of the eSIM catalog from the upstream. */
+  esimCatalogRefreshMinutes: number;
   /** The built-in SMS simulator: milliseconds from a hand-over to its delivery report. */
   smsSimulatorReportMs: number;
   /** SMS_PROVIDERS: the providers messages may name, each with its adapter (docs/sms.md). */
@@ -93,6 +97,17 @@ function addressListVar(env: NodeJS.ProcessEnv, name: string): string[] {
   const { rules, problem } = parseAddressRules(env[name] ?? '');
   if (problem) throw new ConfigError(`${name}: ${problem}; give comma-separated addresses or CIDR blocks, e.g. ${name}=10.0.0.5,10.0.1.0/24`);
   return rules;
+}
+
+/** ESIM_UPSTREAM_URL with ESIM_ACCESS_CODE and ESIM_SECRET_KEY, or none (the simulator). */
+function esimUpstreamVar(env: NodeJS.ProcessEnv): Config['esimUpstream'] {
+  const url = env.ESIM_UPSTREAM_URL;
+  if (!url) return null;
+  if (!/^https?:\/\//.test(url)) throw new ConfigError('ESIM_UPSTREAM_URL must be an http(s):// URL, e.g. https://api.esimaccess.com/api/v1/open');
+  const accessCode = env.ESIM_ACCESS_CODE;
+  const secretKey = env.ESIM_SECRET_KEY;
+  if (!accessCode || !secretKey) throw new ConfigError('ESIM_UPSTREAM_URL needs ESIM_ACCESS_CODE and ESIM_SECRET_KEY');
+  return { url, accessCode, secretKey };
 }
 
 /** An SMS provider as SMS_PROVIDERS names it. */
@@ -224,6 +239,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     janusUrl: env.JANUS_URL || 'ws://127.0.0.1:8188/janus',
     janusTokenSecret: env.JANUS_TOKEN_SECRET || undefined,
     smsSimulatorReportMs: intVar(env, 'SMS_SIMULATOR_REPORT_MS', 1000, 0, 600_000),
+    esimUpstream: esimUpstreamVar(env),
+    esimCatalogRefreshMinutes: intVar(env, 'ESIM_CATALOG_REFRESH_MINUTES', 360, 1, 10_080),
     smsProviders: smsProvidersVar(env),
     smsDispatch: env.SMS_DISPATCH !== '0' && env.SMS_DISPATCH !== 'false',
     smsHandoverLeaseSeconds: intVar(env, 'SMS_HANDOVER_LEASE_SECONDS', 120, 1, 86_400),

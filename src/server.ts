@@ -15,6 +15,7 @@ import { RateCache } from './plans/rate-cache.js';
 import { startReservationExpiry } from './calls/reservation-expiry.js';
 import { startIdempotencyExpiry } from './idempotency/expiry.js';
 import { SmsGateway } from './sms/gateway.js';
+import { startEsimCatalogRefresh } from './esim/catalog.js';
 import { startFastAgiServer, type FastAgiServer } from './agi/fastagi-server.js';
 import { isLoopbackHost } from './net/addresses.js';
 import type { FastifyInstance } from 'fastify';
@@ -181,6 +182,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const smsGateway = new SmsGateway(ctx);
   ctx.sms = smsGateway;
   smsGateway.start();
+  const stopEsimCatalog = startEsimCatalogRefresh(ctx);
   const stopExpiry = startReservationExpiry(ctx);
   const stopIdempotencyExpiry = startIdempotencyExpiry(ctx);
   const address = app.server.address();
@@ -190,6 +192,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     app, ctx, url, adminKeyCreated: admin.apiKey, agiPort: agi?.port ?? null,
     async close() {
       stopExpiry();
+      stopEsimCatalog();
       await ctx.sms?.close();
       await ctx.rates.close();
       await stopIdempotencyExpiry();

@@ -78,15 +78,15 @@ export async function choosePassword(password: unknown): Promise<PasswordChoice>
   return { hash: await hashPassword(generated), generated };
 }
 
-export function parseMarkupPercent(value: unknown, fallback: bigint): bigint {
+export function parseMarkupPercent(value: unknown, fallback: bigint, field = 'markup_percent'): bigint {
   if (value === undefined || value === null || value === '') return fallback;
   let micro: bigint;
   try {
     micro = parseMoney(value);
   } catch (err) {
-    throw badRequest('markup_percent', err instanceof MoneyRangeError ? 'must be from 0 to 1000' : 'must be a decimal number');
+    throw badRequest(field, err instanceof MoneyRangeError ? 'must be from 0 to 1000' : 'must be a decimal number');
   }
-  if (micro < 0n || micro > 1000n * 1_000_000n) throw badRequest('markup_percent', 'must be from 0 to 1000');
+  if (micro < 0n || micro > 1000n * 1_000_000n) throw badRequest(field, 'must be from 0 to 1000');
   return micro;
 }
 

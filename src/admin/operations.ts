@@ -11,6 +11,8 @@ import { findLedgerMismatches } from '../ledger/ledger.js';
 import { formatMoney } from '../money.js';
 import { createClient, createReseller } from '../onboarding/onboarding.js';
 import { addRates, createPlan, planView } from '../plans/plans.js';
+import { refreshEsimCatalog } from '../esim/catalog.js';
+import { setEsimMargin } from '../esim/prices.js';
 import { setSmsRate } from '../sms/rates.js';
 import { createVouchers } from '../vouchers/vouchers.js';
 
@@ -88,6 +90,14 @@ const byName = {
   'set-sms-rate': {
     method: 'POST', summary: 'Set the wholesale price of one SMS segment for a provider and destination prefix; reseller clients pay it plus the markup',
     run: (ctx, _actor, input) => setSmsRate(ctx, input),
+  },
+  'set-esim-margin': {
+    method: 'POST', summary: 'Set the operator\'s margin on eSIM upstream prices: for one package, or (no package_code) for all others; 25% until set',
+    run: (ctx, _actor, input) => setEsimMargin(ctx, input),
+  },
+  'refresh-esim-catalog': {
+    method: 'POST', summary: 'Fetch the eSIM catalog from the upstream now',
+    run: (ctx) => refreshEsimCatalog(ctx),
   },
   'set-account-status': {
     method: 'POST', summary: 'Activate or deactivate any account',

@@ -818,6 +818,36 @@ function sms(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * eSIM (esim/): the upstream's catalog as last fetched (one row per package, its coverage as
+ * JSON, and the text `q` searches), and the operator's margins (per package, or `*` for all).
+ */
+function esimCatalog(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.createTable('esim_packages').ifNotExists()
+        .addColumn('package_code', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('name', 'varchar(200)', (c) => c.notNull())
+        .addColumn('upstream_price_micros', 'bigint', (c) => c.notNull())
+        .addColumn('upstream_price_units', 'bigint', (c) => c.notNull())
+        .addColumn('currency', 'varchar(8)', (c) => c.notNull())
+        .addColumn('volume_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('duration_days', 'integer', (c) => c.notNull())
+        .addColumn('countries', 'text', (c) => c.notNull())
+        .addColumn('coverage_json', 'text', (c) => c.notNull())
+        .addColumn('search_text', 'text', (c) => c.notNull())
+        .addColumn('active', 'integer', (c) => c.notNull())
+        .addColumn('refreshed_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('esim_margins').ifNotExists()
+        .addColumn('package_code', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('margin_micro_percent', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
@@ -834,6 +864,7 @@ export function migrationsFor(dialect: Dialect): Record<string, Migration> {
     '0012_rate_imports': rateImports(dialect),
     '0013_calls_counted_per_statement': callsCountedPerStatement(dialect),
     '0014_sms': sms(dialect),
+    '0015_esim_catalog': esimCatalog(),
   };
 }
 

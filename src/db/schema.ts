@@ -323,6 +323,35 @@ export interface SmsCampaignsTable {
   updated_at: string;
 }
 
+/** The eSIM upstream's catalog as last fetched (esim/catalog.ts). */
+export interface EsimPackagesTable {
+  package_code: string;
+  name: string;
+  /** The upstream's price in micro-units (its 1/10,000 units times 100). */
+  upstream_price_micros: MoneyColumn;
+  /** The upstream's price as it names it (1/10,000), sent back with an order. */
+  upstream_price_units: number;
+  currency: string;
+  volume_bytes: number;
+  duration_days: number;
+  /** ISO codes, comma-separated. */
+  countries: string;
+  /** locationNetworkList: countries with operators and network types. */
+  coverage_json: string;
+  /** Lower-case name, country names and codes, region: what `q` searches. */
+  search_text: string;
+  /** 0 once the upstream no longer lists it. */
+  active: number;
+  refreshed_at: string;
+}
+
+/** The operator's margin on upstream prices: per package, or `*` for every other. */
+export interface EsimMarginsTable {
+  package_code: string;
+  margin_micro_percent: MoneyColumn;
+  updated_at: string;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -401,6 +430,8 @@ export interface Database {
   sms_rates: SmsRatesTable;
   sms_messages: SmsMessagesTable;
   sms_campaigns: SmsCampaignsTable;
+  esim_packages: EsimPackagesTable;
+  esim_margins: EsimMarginsTable;
   attempt_counters: AttemptCountersTable;
   ps_endpoints: PsEndpointsTable;
   ps_auths: PsAuthsTable;

@@ -79,6 +79,14 @@ const wire: Record<AdminOperationName, Pick<Endpoint, 'input' | 'output' | 'erro
     }),
     output: T.Object({ provider: T.String(), prefix: T.String(), rate: T.String({ pattern: '^\\d+\\.\\d{6}$', description: 'One segment, 6 decimals' }) }),
   },
+  'set-esim-margin': {
+    input: T.Object({ package_code: Opt(Text('One package; absent: every package without its own')), margin_percent: MoneyIn }),
+    output: T.Object({ package_code: T.String({ description: 'The package, or * for all others' }), margin_percent: T.Number() }),
+  },
+  'refresh-esim-catalog': {
+    output: T.Object({ packages: T.Integer(), deactivated: T.Integer() }),
+    errors: { 503: ['UPSTREAM_UNAVAILABLE'] },
+  },
   'set-account-status': {
     input: T.Object({ login: LoginIn, active: FlagIn }),
     output: T.Object({ login: T.String(), active: T.Integer({ minimum: 0, maximum: 1 }) }),

@@ -14,10 +14,11 @@ import { resellerApi } from './reseller-api.js';
 import { RawBody } from './wire-input.js';
 import { switchApi } from './switch-api.js';
 import { smsApi } from './sms-api.js';
+import { esimApi } from './esim-api.js';
 import { registerSmsCallbacks } from './sms-callbacks.js';
 
 export const VERSION = '0.1.0';
-export const APIS: ApiDefinition[] = [clientApi, resellerApi, adminApi, switchApi, smsApi];
+export const APIS: ApiDefinition[] = [clientApi, resellerApi, adminApi, switchApi, smsApi, esimApi];
 
 /** Node checks request and header deadlines on this beat: a timeout fires within a second of its bound. */
 const DEADLINE_CHECK_INTERVAL_MS = 1000;

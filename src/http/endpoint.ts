@@ -5,11 +5,8 @@ import type { AuditEntry } from '../audit/audit-log.js';
 import type { Ctx } from '../context.js';
 import type { Role } from '../db/schema.js';
 
-/**
- * The API families this server serves. Paths of the documented families it does not serve yet
- * (`/esim-api`) still answer 404 in their envelope (fallback-replies.ts).
- */
-export type ApiName = 'client' | 'reseller' | 'admin' | 'switch' | 'sms';
+/** The API families this server serves. */
+export type ApiName = 'client' | 'reseller' | 'admin' | 'switch' | 'sms' | 'esim';
 
 export interface RequestInfo {
   ip: string;

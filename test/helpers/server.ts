@@ -14,7 +14,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import pino from 'pino';
 
 /** The API families the server serves (src/http/endpoint.ts ApiName). */
-export type Family = 'client' | 'reseller' | 'admin' | 'switch' | 'sms';
+export type Family = 'client' | 'reseller' | 'admin' | 'switch' | 'sms' | 'esim';
 
 export interface ApiResponse {
   status: number;

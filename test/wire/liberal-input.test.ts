@@ -111,7 +111,7 @@ describe('liberal wire input', () => {
   it('an unknown endpoint or path answers 404 in the envelope of its family', async () => {
     const cases: Array<[string, string]> = [
       ['/client-api/index.php?endpoint=nope', 'success'], ['/client-api/nope', 'success'], ['/sms-api/index.php?endpoint=nope', 'success'],
-      ['/esim-api/index.php?endpoint=packages', 'success'], ['/esim-api', 'success'], ['/reseller-api/index.php?endpoint=nope', 'ok'],
+      ['/esim-api/index.php?endpoint=nope', 'success'], ['/esim-api', 'success'], ['/reseller-api/index.php?endpoint=nope', 'ok'],
       ['/reseller-api/other', 'ok'], ['/admin-api/index.php?endpoint=nope', 'success'],
     ];
     for (const [path, flag] of cases) {
