@@ -53,7 +53,9 @@ export interface Config {
   janusUrl: string;
   janusTokenSecret: string | undefined;
   /** The eSIM upstream (eSIM Access style); unset: the built-in simulator (docs/esim.md). */
-  esimUpstream: null | { url: string; accessCode: string; secretKey: string };
+  esimUpstream: null | { url: string; accessCode: string; secretKey: string; timeoutMs: number };
+  /** An eSIM purchase whose upstream order is unconfirmed this long is resolved by the worker. */
+  esimPendingGraceSeconds: number;
   /** Minutes between refreshes of the eSIM catalog from the upstream. */
   esimCatalogRefreshMinutes: number;
   /** The built-in SMS simulator: milliseconds from a hand-over to its delivery report. */
@@ -107,7 +109,7 @@ function esimUpstreamVar(env: NodeJS.ProcessEnv): Config['esimUpstream'] {
   const accessCode = env.ESIM_ACCESS_CODE;
   const secretKey = env.ESIM_SECRET_KEY;
   if (!accessCode || !secretKey) throw new ConfigError('ESIM_UPSTREAM_URL needs ESIM_ACCESS_CODE and ESIM_SECRET_KEY');
-  return { url, accessCode, secretKey };
+  return { url, accessCode, secretKey, timeoutMs: intVar(env, 'ESIM_UPSTREAM_TIMEOUT_MS', 10_000, 100, 120_000) };
 }
 
 /** An SMS provider as SMS_PROVIDERS names it. */
@@ -241,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smsSimulatorReportMs: intVar(env, 'SMS_SIMULATOR_REPORT_MS', 1000, 0, 600_000),
     esimUpstream: esimUpstreamVar(env),
     esimCatalogRefreshMinutes: intVar(env, 'ESIM_CATALOG_REFRESH_MINUTES', 360, 1, 10_080),
+    esimPendingGraceSeconds: intVar(env, 'ESIM_PENDING_GRACE_SECONDS', 60, 1, 86_400),
     smsProviders: smsProvidersVar(env),
     smsDispatch: env.SMS_DISPATCH !== '0' && env.SMS_DISPATCH !== 'false',
     smsHandoverLeaseSeconds: intVar(env, 'SMS_HANDOVER_LEASE_SECONDS', 120, 1, 86_400),

@@ -113,6 +113,7 @@ export async function seedDemo(ctx: Ctx, baseUrl: string, adminKeyCreated: strin
     `curl -sS -H "X-API-Key: $R" "${baseUrl}/reseller-api/index.php?endpoint=clients"`,
     `curl -sS -X POST -H "X-API-Key: $KEY" -H "Content-Type: application/json" -d '{"phone":"+447575396991","provider":"cryptosms","sender_id":"MyBrand","message":"MyBrand: Your code is 123456"}' "${baseUrl}/sms-api/index.php?endpoint=send"`,
     `curl -sS -H "X-API-Key: $KEY" "${baseUrl}/esim-api/index.php?endpoint=packages&q=Europe&limit=5"`,
+    `curl -sS -X POST -H "Content-Type: application/json" -H "X-API-Key: $KEY" -d '{"package_code":"P2CYMUS93"}' "${baseUrl}/esim-api/index.php?endpoint=buy"`,
     '',
   ];
   return lines.filter((l, i) => l !== '' || i === 0 || i === lines.length - 1 || lines[i - 1] !== '').join('\n') + '\n';

@@ -16,6 +16,7 @@ import { startReservationExpiry } from './calls/reservation-expiry.js';
 import { startIdempotencyExpiry } from './idempotency/expiry.js';
 import { SmsGateway } from './sms/gateway.js';
 import { startEsimCatalogRefresh } from './esim/catalog.js';
+import { startEsimWorker } from './esim/worker.js';
 import { startFastAgiServer, type FastAgiServer } from './agi/fastagi-server.js';
 import { isLoopbackHost } from './net/addresses.js';
 import type { FastifyInstance } from 'fastify';
@@ -183,6 +184,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   ctx.sms = smsGateway;
   smsGateway.start();
   const stopEsimCatalog = startEsimCatalogRefresh(ctx);
+  const stopEsimWorker = startEsimWorker(ctx);
   const stopExpiry = startReservationExpiry(ctx);
   const stopIdempotencyExpiry = startIdempotencyExpiry(ctx);
   const address = app.server.address();
@@ -193,6 +195,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     async close() {
       stopExpiry();
       stopEsimCatalog();
+      await stopEsimWorker();
       await ctx.sms?.close();
       await ctx.rates.close();
       await stopIdempotencyExpiry();

@@ -848,6 +848,41 @@ function esimCatalog(): Migration {
   };
 }
 
+/**
+ * eSIM orders (esim/orders.ts): one row per purchase, from its debit (PENDING, with the
+ * transactionId the upstream order carries) to its profile (READY) or its refund (REFUNDED).
+ */
+function esimOrders(dialect: Dialect): Migration {
+  const id = withId(dialect);
+  return {
+    async up(db: AnyDb) {
+      await id(db.schema.createTable('esim_orders').ifNotExists())
+        .addColumn('account_id', 'bigint', (c) => c.notNull().references('accounts.id'))
+        .addColumn('package_code', 'varchar(64)', (c) => c.notNull())
+        .addColumn('package_name', 'varchar(200)', (c) => c.notNull())
+        .addColumn('price_micros', 'bigint', (c) => c.notNull())
+        .addColumn('upstream_price_units', 'bigint', (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('transaction_id', 'varchar(64)', (c) => c.unique())
+        .addColumn('order_no', 'varchar(64)')
+        .addColumn('error_code', 'varchar(40)')
+        .addColumn('iccid', 'varchar(32)')
+        .addColumn('activation_code', 'varchar(300)')
+        .addColumn('smdp_status', 'varchar(32)')
+        .addColumn('esim_status', 'varchar(32)')
+        .addColumn('total_volume_bytes', 'bigint')
+        .addColumn('used_bytes', 'bigint')
+        .addColumn('expires_at', 'varchar(32)')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('synced_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('esim_orders_account_idx').ifNotExists().on('esim_orders').columns(['account_id', 'id']).execute();
+      await db.schema.createIndex('esim_orders_status_idx').ifNotExists().on('esim_orders').columns(['status', 'updated_at']).execute();
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
@@ -865,6 +900,7 @@ export function migrationsFor(dialect: Dialect): Record<string, Migration> {
     '0013_calls_counted_per_statement': callsCountedPerStatement(dialect),
     '0014_sms': sms(dialect),
     '0015_esim_catalog': esimCatalog(),
+    '0016_esim_orders': esimOrders(dialect),
   };
 }
 

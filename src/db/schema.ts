@@ -352,6 +352,33 @@ export interface EsimMarginsTable {
   updated_at: string;
 }
 
+export type EsimOrderStatus = 'PENDING' | 'ALLOCATING' | 'READY' | 'REFUNDED';
+
+/** One eSIM purchase (esim/orders.ts). */
+export interface EsimOrdersTable {
+  id: Id;
+  account_id: number;
+  package_code: string;
+  package_name: string;
+  price_micros: MoneyColumn;
+  upstream_price_units: number;
+  status: EsimOrderStatus;
+  /** `LL<debit posting id>`: the upstream order's transactionId. */
+  transaction_id: string | null;
+  order_no: string | null;
+  error_code: string | null;
+  iccid: string | null;
+  activation_code: string | null;
+  smdp_status: string | null;
+  esim_status: string | null;
+  total_volume_bytes: number | null;
+  used_bytes: number | null;
+  expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+  synced_at: string | null;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -432,6 +459,7 @@ export interface Database {
   sms_campaigns: SmsCampaignsTable;
   esim_packages: EsimPackagesTable;
   esim_margins: EsimMarginsTable;
+  esim_orders: EsimOrdersTable;
   attempt_counters: AttemptCountersTable;
   ps_endpoints: PsEndpointsTable;
   ps_auths: PsAuthsTable;

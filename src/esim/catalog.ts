@@ -23,7 +23,7 @@ export function esimUpstreamOf(ctx: Ctx): EsimUpstream {
   let upstream = upstreams.get(ctx.config);
   if (!upstream) {
     const u = ctx.config.esimUpstream;
-    upstream = u ? new EsimAccessClient({ baseUrl: u.url, accessCode: u.accessCode, secretKey: u.secretKey }) : new EsimSimulator();
+    upstream = u ? new EsimAccessClient({ baseUrl: u.url, accessCode: u.accessCode, secretKey: u.secretKey, timeoutMs: u.timeoutMs }) : new EsimSimulator();
     upstreams.set(ctx.config, upstream);
   }
   return upstream;

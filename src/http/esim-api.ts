@@ -1,15 +1,24 @@
 // eSIM API (`/esim-api/index.php`, CONTRACT §5): a client key buys for the client (a reseller's
 // client at its reseller's price), a reseller key for the reseller itself. Flat envelope.
-// Served so far: the catalog (`packages`, `coverage`) and `balance`; `buy`, `orders` and
-// `sync-order` are to come (docs/esim.md).
+// A purchase is a saga (esim/orders.ts): recorded and debited, then ordered upstream once
+// durable; refused, refunded; unconfirmed, resolved by the worker (docs/esim.md).
 import { Type as T } from '@sinclair/typebox';
 import { esimBalance } from '../esim/balance.js';
 import { esimCoverage, searchEsimPackages } from '../esim/catalog.js';
+import { buyEsim, listEsimOrders, placeBoughtEsim, syncEsimOrder } from '../esim/orders.js';
 import { esimBuyerOf } from '../esim/prices.js';
 import type { ApiDefinition, Endpoint } from './endpoint.js';
-import { Money4, Opt, PageOut, PagingIn, Text } from './wire-types.js';
+import { IdIn, Money4, Nullable, Opt, PageOut, PagingIn, Text } from './wire-types.js';
 
 const buyers = ['client', 'reseller'] as const;
+const OrderOut = T.Object({
+  order_id: T.Integer(), package_code: T.String(), name: T.String(), price: Money4,
+  status: T.String({ description: 'PENDING, ALLOCATING, READY or REFUNDED' }), error_code: Nullable(T.String()),
+  iccid: Nullable(T.String()), activation_code: Nullable(T.String({ description: 'LPA:1$…' })),
+  qr_code: Nullable(T.String({ description: 'The activation code as a QR code, a PNG data URL' })),
+  total_volume_bytes: Nullable(T.Integer()), used_bytes: Nullable(T.Integer()), remaining_bytes: Nullable(T.Integer()),
+  expires_at: Nullable(T.String()), created_at: Nullable(T.String()),
+});
 
 const endpoints: Endpoint[] = [
   {
@@ -35,6 +44,32 @@ const endpoints: Endpoint[] = [
     }),
     errors: { 404: ['NOT_FOUND'], 503: ['UPSTREAM_UNAVAILABLE'] },
     handler: (ctx, _actor, input) => esimCoverage(ctx, input),
+  },
+  {
+    name: 'buy', method: 'POST', roles: [...buyers],
+    summary: 'Buy a package: debited, then ordered upstream; refused upstream, refunded; send Idempotency-Key to retry safely',
+    input: T.Object({ package_code: Text('A package code from packages') }),
+    output: T.Object({
+      order_id: T.Integer(), package_code: T.String(), name: T.String(), price: Money4, balance_after: Money4,
+      status: T.String({ description: 'ALLOCATING (ordered), PENDING (not yet confirmed: resolved shortly), REFUNDED (refused, money returned)' }),
+      error_code: T.Optional(T.String()),
+    }),
+    errors: { 402: ['INSUFFICIENT_BALANCE'], 404: ['NOT_FOUND'], 409: ['PACKAGE_UNAVAILABLE'], 403: ['ACCOUNT_INACTIVE'] },
+    handler: (ctx, actor, input) => buyEsim(ctx, actor, input),
+    afterCommit: (ctx, answer) => placeBoughtEsim(ctx, answer),
+  },
+  {
+    name: 'orders', method: 'BOTH', roles: [...buyers], summary: 'The account\'s eSIM orders, newest first, with activation data, QR code and usage as far as known',
+    input: T.Object({ ...PagingIn }),
+    output: T.Object({ ...PageOut, orders: T.Array(OrderOut) }),
+    handler: (ctx, actor, input) => listEsimOrders(ctx, actor, input),
+  },
+  {
+    name: 'sync-order', method: 'BOTH', roles: [...buyers], summary: 'One order refreshed from the provider: profile, activation data and usage',
+    input: T.Object({ order_id: IdIn }),
+    output: OrderOut,
+    errors: { 404: ['NOT_FOUND'] },
+    handler: (ctx, actor, input) => syncEsimOrder(ctx, actor, input),
   },
   {
     name: 'balance', method: 'BOTH', roles: [...buyers], summary: 'The balance eSIM purchases are charged to, and what of it is available',

@@ -9,9 +9,8 @@ import { ledgerPostings } from '../metrics.js';
 import { formatMoney, MAX_AMOUNT_MICROS, microsFromDb, type Micros } from '../money.js';
 import { nowIso } from '../util/time.js';
 
-// Only kinds something posts today: each new money path (an eSIM order and its refund) adds its
-// own kind with the code that posts it.
-export type PostingKind = 'refill' | 'voucher' | 'transfer' | 'payment' | 'call' | 'adjustment' | 'sms';
+// Only kinds something posts today: each new money path adds its own kind with the code that posts it.
+export type PostingKind = 'refill' | 'voucher' | 'transfer' | 'payment' | 'call' | 'adjustment' | 'sms' | 'esim' | 'refund';
 
 /** Kinds that are credits a client sees in its refill history. */
 export const REFILL_KINDS: PostingKind[] = ['refill', 'voucher', 'transfer', 'payment'];

@@ -37,6 +37,11 @@ export const FAKE_PACKAGES: UpstreamPackage[] = [
     ],
   },
   {
+    packageCode: 'P2CYMUS93', name: 'United States 3GB 15 Days', price: 32000, currencyCode: 'USD', volume: 3 * 1024 ** 3, duration: 15,
+    durationUnit: 'DAY', location: 'US',
+    locationNetworkList: [{ locationName: 'United States', locationCode: 'US', operatorList: [{ operatorName: 'AT&T', networkType: '5G' }] }],
+  },
+  {
     packageCode: 'US-1GB-7D', name: 'United States 1GB 7 Days', price: 18000, currencyCode: 'USD', volume: 1024 ** 3, duration: 7,
     durationUnit: 'DAY', location: 'US',
     locationNetworkList: [{ locationName: 'United States', locationCode: 'US', operatorList: [{ operatorName: 'T-Mobile', networkType: '5G' }] }],
