@@ -123,18 +123,20 @@ export async function createCampaign(ctx: Ctx, actor: Actor, input: BulkInput) {
   let estimate: Micros = 0n;
   let resellerEstimate: Micros = 0n;
   const segments = BigInt(c.text.segments);
+  const reject = (raw: unknown, reason: string) => {
+    rejectedCount++;
+    // Echoed as sent, cut short: an entry may be anything a JSON body holds.
+    const shown = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : JSON.stringify(raw) ?? String(raw);
+    if (rejected.length < MAX_REJECTED_SHOWN) rejected.push({ phone: shown.slice(0, 40), reason });
+  };
   for (const raw of input.phones as unknown[]) {
     const phone = phoneOf(raw);
-    const reason = !phone ? 'INVALID_NUMBER' : seen.has(phone.e164) ? null : book.priceFor(phone.digits, c.payer) ? '' : 'NO_RATE';
-    if (reason === null) { duplicates++; continue; }
-    if (reason !== '') {
-      rejectedCount++;
-      if (rejected.length < MAX_REJECTED_SHOWN) rejected.push({ phone: typeof raw === 'string' || typeof raw === 'number' ? String(raw) : JSON.stringify(raw), reason });
-      continue;
-    }
-    seen.add(phone!.e164);
-    accepted.push(phone!.e164);
-    const price = book.priceFor(phone!.digits, c.payer)!;
+    if (!phone) { reject(raw, 'INVALID_NUMBER'); continue; }
+    if (seen.has(phone.e164)) { duplicates++; continue; }
+    const price = book.priceFor(phone.digits, c.payer);
+    if (!price) { reject(raw, 'NO_RATE'); continue; }
+    seen.add(phone.e164);
+    accepted.push(phone.e164);
     estimate += price.rateMicros * segments;
     resellerEstimate += price.resellerRateMicros * segments;
   }

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { kill, startChild, type Child } from '../helpers/child-server.js';
 import { createClient, createPlan, isPostgres, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
 import { startSmsc, type TestSmsc } from '../helpers/smsc.js';
+import { until } from '../helpers/until.js';
 
 const RECIPIENTS = 2000;
 
@@ -41,15 +42,7 @@ describe('SMS: a server killed mid-campaign (kill -9)', () => {
     children.push(c);
     return c;
   };
-  async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, ms = 60_000, show = (v: T) => JSON.stringify(v)): Promise<T> {
-    const by = Date.now() + ms;
-    for (;;) {
-      const v = await read();
-      if (done(v)) return v;
-      if (Date.now() > by) throw new Error(`${what}: ${show(v).slice(0, 1000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+
   const messagesOf = (campaignId: number) => t.server.ctx.db.selectFrom('sms_messages')
     .select(['id', 'phone', 'status', 'error_code', 'charged_at', 'cost_micros']).where('campaign_id', '=', campaignId).execute();
 
@@ -96,7 +89,7 @@ describe('SMS: a server killed mid-campaign (kill -9)', () => {
   it('one server killed and started again: every recipient final once, nothing sent twice', { timeout: 180_000 }, async () => {
     const first = await child();
     const { id, phones } = await campaign(first.url, 0);
-    await until('the first messages', async () => smsc.submitted.length, (n) => n >= 400);
+    await until('the first messages', async () => smsc.submitted.length, (n) => n >= 400, 60_000);
     await kill(first, 'SIGKILL');
     const sentBeforeKill = smsc.submitted.length;
     assert.ok(sentBeforeKill < RECIPIENTS, `the campaign was cut in the middle (${sentBeforeKill} sent)`);
@@ -109,7 +102,7 @@ describe('SMS: a server killed mid-campaign (kill -9)', () => {
     const b = await child();
     const bindsBefore = new Set(smsc.submitted.map((s) => s.bind));
     const { id, phones } = await campaign(a.url, 100_000);
-    await until('the first messages', async () => smsc.submitted.filter((s) => !bindsBefore.has(s.bind)).length, (n) => n >= 600);
+    await until('the first messages', async () => smsc.submitted.filter((s) => !bindsBefore.has(s.bind)).length, (n) => n >= 600, 60_000);
     const binds = new Set(smsc.submitted.filter((s) => !bindsBefore.has(s.bind)).map((s) => s.bind));
     assert.ok(binds.size >= 2, 'both instances sent part of the campaign');
     await kill(a, 'SIGKILL');

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient, createPlan, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
+import { until } from '../helpers/until.js';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 /** `YYYY-MM-DD HH:MM:SS` in the server's (this process's) time zone, `seconds` from now. */
@@ -28,15 +29,7 @@ describe('SMS API: scheduled messages and campaigns', () => {
     .where('p.kind', '=', 'sms').execute()).map((r) => Number(r.amount_micros));
   const statuses = async (campaignId: number) => (await t.server.ctx.db.selectFrom('sms_messages').select(['status', 'error_code'])
     .where('campaign_id', '=', campaignId).orderBy('id').execute());
-  async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, ms = 15_000): Promise<T> {
-    const by = Date.now() + ms;
-    for (;;) {
-      const v = await read();
-      if (done(v)) return v;
-      if (Date.now() > by) throw new Error(`${what}: ${JSON.stringify(v)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+
   const final = (rows: Array<{ status: string }>) => rows.every((r) => r.status === 'DELIVERED' || r.status === 'FAILED' || r.status === 'CANCELLED');
 
   before(async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient, createPlan, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
 import { reassemble, startSmsc, type TestSmsc } from '../helpers/smsc.js';
+import { until } from '../helpers/until.js';
 
 describe('SMS over SMPP', () => {
   let smsc: TestSmsc;
@@ -14,15 +15,7 @@ describe('SMS over SMPP', () => {
 
   const send = (body: Record<string, unknown>) => t.call('sms', 'send', { key: client.key, body });
   const status = async (id: number) => (await t.call('sms', 'status', { key: client.key, query: { id } })).body;
-  async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, ms = 10_000): Promise<T> {
-    const by = Date.now() + ms;
-    for (;;) {
-      const v = await read();
-      if (done(v)) return v;
-      if (Date.now() > by) throw new Error(`${what}: ${JSON.stringify(v)}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
+
   const partsTo = (destination: string) => smsc.submitted.filter((s) => s.destination === destination);
 
   before(async () => {
