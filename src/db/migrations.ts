@@ -883,6 +883,27 @@ function esimOrders(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Kamailio checks the version of each table it reads in a `version` table (its standard
+ * schema): subscriber at 7 (auth_db), address at 6 (permissions). The projections match those
+ * versions of the tables, so Kamailio reads Ledgerline's database as it is (deploy/kamailio).
+ */
+function kamailioTableVersions(dialect: Dialect): Migration {
+  const id = withId(dialect);
+  return {
+    async up(db: AnyDb) {
+      await id(db.schema.createTable('version'))
+        .addColumn('table_name', 'varchar(32)', (c) => c.notNull().unique())
+        .addColumn('table_version', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.insertInto('version' as never).values([
+        { table_name: 'subscriber', table_version: 7 },
+        { table_name: 'address', table_version: 6 },
+      ] as never).execute();
+    },
+  };
+}
+
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
@@ -901,6 +922,7 @@ export function migrationsFor(dialect: Dialect): Record<string, Migration> {
     '0014_sms': sms(dialect),
     '0015_esim_catalog': esimCatalog(),
     '0016_esim_orders': esimOrders(dialect),
+    '0017_kamailio_table_versions': kamailioTableVersions(dialect),
   };
 }
 
