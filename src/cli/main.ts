@@ -52,6 +52,7 @@ const usageName = (name: string) => [name, ...(POSITIONAL_FIELDS[name] ?? []).ma
 const HELP = `ledgerline <command> [--field value ...]
 
   serve                     run the server (same as npm start)
+  portal                    run the agent portal (PORTAL_* settings, see the README)
   migrate                   apply database migrations
   import-rates PLAN FILE [--nice N]
                             import a CSV of rates into plan PLAN (id), upsert by prefix:
@@ -97,6 +98,11 @@ async function run(argv: string[]): Promise<number> {
   if (command === 'serve') {
     await import('../main.js');
     return -1;
+  }
+  if (command === 'portal') {
+    const { runPortal } = await import('../../agent-portal/main.js');
+    await runPortal();
+    return process.exitCode === 2 ? 2 : -1;
   }
   const config = loadConfig();
   const log = createLogger({ ...config, logLevel: process.env.LOG_LEVEL ?? 'warn' });

@@ -9,7 +9,7 @@ import type { EsimPackagesTable } from '../db/schema.js';
 import { inTx } from '../db/tx.js';
 import { AppError, badRequest, notFound } from '../errors.js';
 import { formatMoney } from '../money.js';
-import { paging } from '../util/input.js';
+import { escapeLike, paging } from '../util/input.js';
 import { nowIso } from '../util/time.js';
 import { EsimAccessClient } from './upstream/client.js';
 import { EsimSimulator } from './upstream/simulator.js';
@@ -81,7 +81,6 @@ export function startEsimCatalogRefresh(ctx: Ctx): () => void {
   return () => clearInterval(timer);
 }
 
-const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 const GB = 1024 ** 3;
 
 function packageView(p: Pick<Selectable<EsimPackagesTable>, 'package_code' | 'name' | 'currency' | 'volume_bytes' | 'duration_days' | 'countries'>, price: bigint) {

@@ -128,6 +128,13 @@ export const TransactionOut = T.Object({
   updated_at: LocalTime,
 });
 
+/** The agent (reseller) as its own portal shows it, in `portal-bootstrap` and `agent-auth`: never its balance. */
+export const PortalAgentOut = T.Object({
+  login: T.String(),
+  name: T.String({ description: 'The account name; the login when it has none' }),
+  active: T.Boolean(),
+});
+
 /** A client in the agent portal (the profile `client-auth`, `client-dashboard` and `client-profile-update` show). */
 export const PortalClientOut = T.Object({
   id: T.Integer(),

@@ -1,6 +1,7 @@
 // A reseller ("Agent") and its own clients: its account, its plans, creating clients on those
 // plans, reading them, switching them on and off, and moving them between its plans.
 // Every client is looked up through the tenancy guard: another tenant's client is a 404.
+import { sql } from 'kysely';
 import type { Actor } from '../accounts/actor.js';
 import { assertActive, reachableClient } from '../accounts/tenancy.js';
 import type { Ctx } from '../context.js';
@@ -13,7 +14,7 @@ import { createClient } from '../onboarding/onboarding.js';
 import { markupOrDefault } from '../plans/retail-rates.js';
 import { effectiveRetailCount } from '../plans/retail-rows.js';
 import { SERVICE_KINDS } from '../sip/sip-accounts.js';
-import { bool, cursorPaging, pageWithNext, positiveInt, requiredString } from '../util/input.js';
+import { bool, cursorPaging, escapeLike, optionalString, pageWithNext, positiveInt, requiredString } from '../util/input.js';
 import { formatLocal, nowIso } from '../util/time.js';
 
 /** The Reseller API's `me`, rendered from the row read with the API key. */
@@ -109,12 +110,23 @@ export async function getResellerClient(ctx: Ctx, actor: Actor, login: unknown) 
  * The reseller's clients, oldest first: one page of the (parent, role, id) index and the
  * maintained count of its clients; `after` continues past the last client of an earlier page.
  */
-export async function listResellerClients(ctx: Ctx, actor: Actor, query: { limit?: unknown; offset?: unknown; after?: unknown }) {
+export async function listResellerClients(ctx: Ctx, actor: Actor, query: { limit?: unknown; offset?: unknown; after?: unknown; search?: unknown }) {
   const page = cursorPaging(query);
-  let base = ctx.db.selectFrom('accounts as a').where('a.parent_id', '=', actor.id).where('a.role', '=', 'client');
-  if (page.afterId !== null) base = base.where('a.id', '>', page.afterId);
+  const search = optionalString(query.search, 'search', 64)?.trim().toLowerCase() || null;
+  let filtered = ctx.db.selectFrom('accounts as a').where('a.parent_id', '=', actor.id).where('a.role', '=', 'client');
+  // A portal's search box: the start of a login, or a part of the name, in any case.
+  if (search !== null) {
+    filtered = filtered.where((eb) => eb.or([
+      eb('a.login', 'like', sql<string>`${`${escapeLike(search)}%`} escape '\\'`),
+      eb(sql<string>`lower(a.name)`, 'like', sql<string>`${`%${escapeLike(search)}%`} escape '\\'`),
+    ]));
+  }
+  const base = page.afterId !== null ? filtered.where('a.id', '>', page.afterId) : filtered;
   const [total, found] = await Promise.all([
-    listTotal(ctx.reads, ctx.db, actor.id, 'clients'),
+    // Unfiltered, the maintained count; a search counts its rows (one reseller's clients).
+    search === null
+      ? listTotal(ctx.reads, ctx.db, actor.id, 'clients')
+      : ctx.reads.all(filtered.select((eb) => eb.fn.countAll<number>().as('n'))).then((r) => Number(r[0]?.n ?? 0)),
     ctx.reads.all(base.leftJoin('plans as p', 'p.id', 'a.plan_id')
       .selectAll('a').select('p.name as plan_name')
       .orderBy('a.id').limit(page.limit + 1).offset(page.offset)),

@@ -1,13 +1,15 @@
-// The white-label portal's password check of a reseller's client: counted per login and, when
-// the portal passes the end user's address, per that address within the reseller, so a portal
-// can neither be used to guess passwords nor to probe which logins exist.
+// The white-label portal's password checks, of a reseller's client and of the reseller (agent)
+// itself: counted per login and, when the portal passes the end user's address, per that address
+// within the reseller, so a portal can neither be used to guess passwords nor to probe which
+// logins exist.
 import { isIP } from 'node:net';
 import type { Actor } from '../accounts/actor.js';
 import { checkPasswordLimited } from '../accounts/self.js';
+import { accountById } from '../accounts/tenancy.js';
 import type { Ctx } from '../context.js';
 import type { Account } from '../db/schema.js';
 import { accountInactive, AppError, badRequest, forbidden, tooManyRequests } from '../errors.js';
-import { clientProfile, portalClient } from './portal-client.js';
+import { agentProfile, clientProfile, portalClient } from './portal-client.js';
 
 /**
  * The address a portal password check is counted under (CONTRACT §3): the end user's, as the
@@ -45,20 +47,46 @@ export async function passwordCheckClient(ctx: Ctx, actor: Actor, login: unknown
   }
 }
 
+/** The password a portal login sends: 400 when absent or past any password's length. */
+function portalPassword(password: unknown): string {
+  if (typeof password !== 'string' || password === '') throw badRequest('password', 'is required');
+  if (password.length > 1024) throw badRequest('password', 'is too long');
+  return password;
+}
+
 /**
- * Checks a client's portal password, rate-limited per login and, when the portal passes the end
- * user's `client_ip`, per that address within this reseller (see portalAddress).
+ * Checks an account's password under the portal limits: per login and, when the portal passes
+ * the end user's `client_ip`, per that address within this reseller (see portalAddress). A wrong
+ * password, or none stored, is INVALID_CREDENTIALS; only a caller who knows the password learns
+ * that the account is inactive.
  */
-export async function clientAuth(ctx: Ctx, actor: Actor, input: { login?: unknown; password?: unknown; client_ip?: unknown }) {
-  if (typeof input.login !== 'string' || input.login.trim() === '') throw badRequest('login', 'is required');
-  if (typeof input.password !== 'string' || input.password === '') throw badRequest('password', 'is required');
-  if (input.password.length > 1024) throw badRequest('password', 'is too long');
-  const address = portalAddress(actor, input.client_ip);
-  const client = await passwordCheckClient(ctx, actor, input.login, address);
-  if (!(await checkPasswordLimited(ctx, client.login, address, input.password, client.password_hash))) {
+async function checkPortalPassword(ctx: Ctx, account: Account, address: string | null, password: string, active: boolean): Promise<void> {
+  if (!(await checkPasswordLimited(ctx, account.login, address, password, account.password_hash))) {
     throw forbidden('INVALID_CREDENTIALS', 'Login or password is wrong');
   }
-  // Only a caller who knows the password learns that the account is inactive.
-  if (client.active !== 1 || !actor.active) throw accountInactive();
+  if (!active) throw accountInactive();
+}
+
+/** Checks a client's portal password (see checkPortalPassword). */
+export async function clientAuth(ctx: Ctx, actor: Actor, input: { login?: unknown; password?: unknown; client_ip?: unknown }) {
+  if (typeof input.login !== 'string' || input.login.trim() === '') throw badRequest('login', 'is required');
+  const password = portalPassword(input.password);
+  const address = portalAddress(actor, input.client_ip);
+  const client = await passwordCheckClient(ctx, actor, input.login, address);
+  await checkPortalPassword(ctx, client, address, password, client.active === 1 && actor.active);
   return { authenticated: true, client: await clientProfile(ctx, actor, client) };
+}
+
+/**
+ * Checks the agent's own password, for the login to the agent's pages of its portal: the portal
+ * holds only the agent's API key, and this is the account that key belongs to. Counted under
+ * the agent's login and the visitor's address like a client's check, so the agent's login page
+ * is no easier to guess through than its clients'.
+ */
+export async function agentAuth(ctx: Ctx, actor: Actor, input: { password?: unknown; client_ip?: unknown }) {
+  const password = portalPassword(input.password);
+  const address = portalAddress(actor, input.client_ip);
+  const agent = await accountById(ctx.db, actor.id);
+  await checkPortalPassword(ctx, agent, address, password, actor.active);
+  return { agent: agentProfile(actor, agent) };
 }

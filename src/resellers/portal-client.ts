@@ -1,6 +1,7 @@
 // The client a white-label portal request is about, and how the portal shows it. Every portal
 // answer is about one client of the calling reseller and carries only what that client may see:
-// never the reseller's balance, wholesale rates, markup or credit logic (CONTRACT §3).
+// never the reseller's balance, wholesale rates, markup or credit logic (CONTRACT §3). The agent
+// itself is shown to its portal by name and status only, for the same reason.
 import type { Actor } from '../accounts/actor.js';
 import { reachableClient } from '../accounts/tenancy.js';
 import type { Ctx } from '../context.js';
@@ -19,6 +20,14 @@ async function planName(ctx: Ctx, planId: number | null): Promise<string | null>
   if (planId === null) return null;
   const plan = await ctx.db.selectFrom('plans').select('name').where('id', '=', planId).executeTakeFirst();
   return plan?.name ?? null;
+}
+
+/**
+ * The calling reseller as its own portal shows it (`portal-bootstrap`, `agent-auth`): login, name
+ * (the login when it has none) and status, never its balance or anything else of its credit.
+ */
+export function agentProfile(actor: Actor, agent: Pick<Account, 'login' | 'name'>) {
+  return { login: agent.login, name: agent.name ?? agent.login, active: actor.active };
 }
 
 /** A client as its portal shows it: identity, contact data, status and plan. */

@@ -3,18 +3,18 @@
 // that client may see: never the reseller's balance, wholesale rates, markup or credit logic
 // (CONTRACT §3).
 import type { Actor } from '../accounts/actor.js';
-import { listCalls } from '../calls/history.js';
+import { listCalls, startedWithin } from '../calls/history.js';
 import type { Ctx } from '../context.js';
 import { listTotal } from '../db/list-counts.js';
 import { microsFromDb, moneyToJsonNumber, parseMoney } from '../money.js';
 import { markupOrDefault } from '../plans/retail-rates.js';
-import { effectiveRetailCount, effectiveRetailPage } from '../plans/retail-rows.js';
+import { effectiveRetailCount, effectiveRetailPage, rateSearch } from '../plans/retail-rows.js';
 import { listRefills } from '../refills/refills.js';
 import { listCallerIds } from '../sip/caller-ids.js';
 import { listSipAccounts, SERVICE_KINDS } from '../sip/sip-accounts.js';
 import { bool, cursorPaging, paging } from '../util/input.js';
 import { formatLocal, utcOffset } from '../util/time.js';
-import { clientProfile, portalClient } from './portal-client.js';
+import { agentProfile, clientProfile, portalClient } from './portal-client.js';
 
 /** Version of the portal endpoints' wire format, for `portal-bootstrap`. */
 export const PORTAL_API_VERSION = '1.0';
@@ -24,11 +24,7 @@ export async function portalBootstrap(ctx: Ctx, actor: Actor, endpointNames: str
   const reseller = await ctx.db.selectFrom('accounts').select(['login', 'name']).where('id', '=', actor.id).executeTakeFirstOrThrow();
   const now = new Date();
   return {
-    portal: {
-      login: reseller.login,
-      name: reseller.name ?? reseller.login,
-      active: actor.active,
-    },
+    portal: agentProfile(actor, reseller),
     api: 'reseller',
     api_version: PORTAL_API_VERSION,
     sip_domain: ctx.config.sipDomain,
@@ -82,10 +78,14 @@ export async function clientSip(ctx: Ctx, actor: Actor, input: { login?: unknown
   };
 }
 
-export async function clientCalls(ctx: Ctx, actor: Actor, input: { login?: unknown; limit?: unknown; offset?: unknown; after?: unknown }, which: 'answered' | 'failed') {
+export async function clientCalls(
+  ctx: Ctx, actor: Actor, input: { login?: unknown; limit?: unknown; offset?: unknown; after?: unknown; from?: unknown; to?: unknown },
+  which: 'answered' | 'failed',
+) {
   const page = cursorPaging(input);
+  const started = startedWithin(input);
   const client = await portalClient(ctx, actor, input.login);
-  const history = await listCalls(ctx, Number(client.id), page, which);
+  const history = await listCalls(ctx, Number(client.id), page, which, started);
   return { login: client.login, ...history, calls: history.calls.map((c) => ({ ...c, cost: decimalToJsonNumber(c.cost) })) };
 }
 
@@ -108,12 +108,14 @@ export async function clientCallerIds(ctx: Ctx, actor: Actor, login: unknown) {
 
 /**
  * The retail rates the client is charged, as rating computes them: its plan's overrides and its
- * wholesale plan's rows at the reseller's markup (plans/retail-rows.ts), paged by prefix. Only
+ * wholesale plan's rows at the reseller's markup (plans/retail-rows.ts), paged by prefix and,
+ * with `search`, narrowed in the same statements (a page and `total` alike). Only
  * when that plan is one of this reseller's (a reseller client is never on another owner's plan;
  * if it were, nothing would be shown rather than someone else's prices).
  */
-export async function clientRates(ctx: Ctx, actor: Actor, input: { login?: unknown; limit?: unknown; offset?: unknown }) {
+export async function clientRates(ctx: Ctx, actor: Actor, input: { login?: unknown; limit?: unknown; offset?: unknown; search?: unknown }) {
   const page = paging(input);
+  const search = rateSearch(input.search);
   const client = await portalClient(ctx, actor, input.login);
   const plan = client.plan_id === null
     ? undefined
@@ -127,8 +129,8 @@ export async function clientRates(ctx: Ctx, actor: Actor, input: { login?: unkno
     markupMicroPercent: markupOrDefault(plan.markup_micro_percent),
   };
   const [total, rows] = await Promise.all([
-    effectiveRetailCount(ctx.db, ctx.reads, source),
-    effectiveRetailPage(ctx.db, ctx.reads, source, page),
+    effectiveRetailCount(ctx.db, ctx.reads, source, search),
+    effectiveRetailPage(ctx.db, ctx.reads, source, page, search),
   ]);
   return {
     login: client.login,

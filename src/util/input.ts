@@ -52,6 +52,29 @@ export function instant(value: unknown, field: string): Date {
   return new Date(Math.floor(ms));
 }
 
+/** A calendar day of the billing timezone: the instant it starts (local midnight) and the one the next day starts. */
+export interface LocalDay {
+  start: Date;
+  next: Date;
+}
+
+/**
+ * An optional day `YYYY-MM-DD` in the billing timezone, as the `starttime` of the lists shows
+ * time. Its bounds are the local midnights (a day of a clock change lasts 23 or 25 hours), so a
+ * range of days ends before the `next` of its last. Days outside 2000-2099 are refused, as
+ * `instant` refuses such times: nothing stored lies there.
+ */
+export function optionalDay(value: unknown, field: string): LocalDay | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const text = typeof value === 'string' ? value.trim() : '';
+  const start = /^20\d{2}-\d{2}-\d{2}$/.test(text) ? parseTimestamp(`${text} 00:00`) : null;
+  if (!start) throw badRequest(field, 'must be a date YYYY-MM-DD from 2000-01-01 to 2099-12-31');
+  return { start, next: new Date(start.getFullYear(), start.getMonth(), start.getDate() + 1) };
+}
+
+/** Caller text as the literal part of a LIKE pattern whose escape character is the backslash: `%` and `_` match only themselves. */
+export const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
 export function positiveInt(value: unknown, field: string): number {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw badRequest(field, 'must be a positive integer');

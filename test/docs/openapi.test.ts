@@ -78,7 +78,8 @@ describe('/docs', () => {
     assert.deepEqual(codesOf('/admin-api/index.php/refill', 'post', 402), ['INSUFFICIENT_BALANCE']);
     for (const [path, method] of [
       ['/client-api/index.php/change-password', 'post'], ['/client-api/index.php/redeem-voucher', 'post'],
-      ['/reseller-api/index.php/client-auth', 'post'], ['/reseller-api/index.php/client-change-password', 'post'],
+      ['/reseller-api/index.php/client-auth', 'post'], ['/reseller-api/index.php/agent-auth', 'post'],
+      ['/reseller-api/index.php/client-change-password', 'post'],
     ]) {
       assert.deepEqual(codesOf(path, method, 429), ['RATE_LIMITED'], path);
     }

@@ -20,7 +20,7 @@ describe('reseller api: one type per kind of field', () => {
 
   before(async () => {
     t = await startTestServer({ JANUS_TOKEN_SECRET: 'field-types-secret', JANUS_URL: 'wss://janus.example.com/janus' });
-    agent = await createReseller(t, await wholesalePlan(t));
+    agent = await createReseller(t, await wholesalePlan(t), { password: 'AgentPass123' });
     alice = await createResellerClient(t, agent, 'types-alice', 'AlicePass123');
     // History of every kind: a refill (transfer), a payment, a caller ID, an answered and a failed call.
     assert.equal((await t.call('reseller', 'transfer', { key: agent.key, body: { login: alice.login, amount: '2.5' } })).status, 200);
@@ -44,7 +44,7 @@ describe('reseller api: one type per kind of field', () => {
       ['client-dashboard', 'GET', { login }], ['client-sip', 'GET', { login, include_service: 1 }], ['client-calls', 'GET', { login }],
       ['client-failed-calls', 'GET', { login }], ['client-refills', 'GET', { login }], ['client-callerids', 'GET', { login }],
       ['client-rates', 'GET', { login }], ['check-client-login', 'GET', { login }],
-      ['client-auth', 'POST', { login, password: 'AlicePass123' }],
+      ['client-auth', 'POST', { login, password: 'AlicePass123' }], ['agent-auth', 'POST', { password: 'AgentPass123' }],
       ['register-agent-payment', 'POST', { login, amount: '1.25', external_id: 'types-pay-1', status: 'paid', currency: 'EUR', provider: 'plisio' }],
       ['transfer', 'POST', { login, amount: 0.5, external_id: 'types-transfer-1' }],
       ['set-client-status', 'POST', { login, active: true }],

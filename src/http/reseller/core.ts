@@ -64,7 +64,7 @@ export const coreEndpoints: Endpoint[] = [
   },
   {
     name: 'clients', method: 'GET', roles: [...reseller], summary: 'Your clients, with the total count',
-    input: T.Object(CursorPagingIn),
+    input: T.Object({ ...CursorPagingIn, search: Opt(Text('Ledgerline\'s addition: the start of a login or a part of the name, any case; total then counts the matches')) }),
     output: T.Object({ ...CursorPageOut, clients: T.Array(ResellerClientOut) }),
     handler: (ctx, actor, input) => listResellerClients(ctx, actor, input),
   },

@@ -1,13 +1,13 @@
-// White-label agent portal endpoints: a reseller's own portal logs its clients in and shows them
-// their dashboard, SIP accounts, calls, refills, caller IDs and retail rates. Answers never carry
-// the reseller's balance, wholesale rates, markup or credit logic.
+// White-label agent portal endpoints: a reseller's own portal logs the agent and its clients in
+// and shows the clients their dashboard, SIP accounts, calls, refills, caller IDs and retail
+// rates. Answers never carry the reseller's balance, wholesale rates, markup or credit logic.
 import { Type as T } from '@sinclair/typebox';
-import { clientAuth } from '../../resellers/portal-auth.js';
+import { agentAuth, clientAuth } from '../../resellers/portal-auth.js';
 import {
   clientCallerIds, clientCalls, clientDashboard, clientRates, clientRefills, clientSip, portalBootstrap,
 } from '../../resellers/portal-views.js';
 import {
-  PortalCallerIdOut, PortalCallOut, PortalClientOut, PortalRefillOut, PortalSipAccountOut,
+  PortalAgentOut, PortalCallerIdOut, PortalCallOut, PortalClientOut, PortalRefillOut, PortalSipAccountOut,
 } from '../answer-schemas.js';
 import type { Endpoint } from '../endpoint.js';
 import { CursorPageOut, CursorPagingIn, FlagIn, IntIn, LocalTime, MoneyNumber, Nullable, Opt, PageOut, Text } from '../wire-types.js';
@@ -16,7 +16,13 @@ const reseller = ['reseller'] as const;
 const Login = T.Union([T.String(), T.Integer()], { description: 'The client login; an all-digit login may be sent as a number' });
 const Paging = { limit: Opt(IntIn('Page size, default 50, at most 500')), offset: Opt(IntIn('Rows to skip, default 0')) };
 const NotFound = { 404: ['NOT_FOUND'] };
+const ClientIp = Opt(Text('The end user\'s address as the portal saw it: failed checks are limited per this address (within your portal) as well as per login; without it, per login only'));
 const PortalCallsOut = T.Object({ login: T.String(), ...CursorPageOut, calls: T.Array(PortalCallOut) });
+/** Days of the calls' start time; `total` and the cursor then count and walk those days only. */
+const StartedWithinIn = {
+  from: Opt(Text('First day, YYYY-MM-DD in the billing timezone (that of starttime): calls started from its 00:00:00; malformed answers 400')),
+  to: Opt(Text('Last day, YYYY-MM-DD in the billing timezone: calls started through its 23:59:59; before from answers 400 naming to')),
+};
 
 /**
  * `portal-bootstrap` lists the Reseller API's endpoints, of which it is one: the API hands in
@@ -26,7 +32,7 @@ export const portalBootstrapEndpoint = (apiEndpointNames: () => string[]): Endpo
   name: 'portal-bootstrap', method: 'GET', roles: [...reseller],
   summary: 'API and installation check: portal login and name, API version, server time and UTC offset, available endpoints',
   output: T.Object({
-    portal: T.Object({ login: T.String(), name: T.String(), active: T.Boolean() }),
+    portal: PortalAgentOut,
     api: T.Literal('reseller'),
     api_version: T.String(),
     sip_domain: T.String(),
@@ -41,14 +47,19 @@ export const portalEndpoints: Endpoint[] = [
   {
     name: 'client-auth', method: 'POST', roles: [...reseller],
     summary: 'Client login in the agent portal: checks the password (rate-limited per login and address); 403 INVALID_CREDENTIALS or ACCOUNT_INACTIVE',
-    input: T.Object({
-      login: Login,
-      password: Text(),
-      client_ip: Opt(Text('The end user\'s address as the portal saw it: failed checks are limited per this address (within your portal) as well as per login; without it, per login only')),
-    }),
+    input: T.Object({ login: Login, password: Text(), client_ip: ClientIp }),
     output: T.Object({ authenticated: T.Literal(true), client: PortalClientOut }),
     errors: { 403: ['INVALID_CREDENTIALS'], 404: ['NOT_FOUND'], 429: ['RATE_LIMITED'] },
     handler: (ctx, actor, input) => clientAuth(ctx, actor, input),
+  },
+  {
+    name: 'agent-auth', method: 'POST', roles: [...reseller],
+    summary: 'Agent login in the agent\'s own portal pages (a Ledgerline addition, not in the original API document): checks the password '
+      + 'of the account this API key belongs to (rate-limited per login and address, like client-auth); 403 INVALID_CREDENTIALS or ACCOUNT_INACTIVE',
+    input: T.Object({ password: Text('Your own account password'), client_ip: ClientIp }),
+    output: T.Object({ agent: PortalAgentOut }),
+    errors: { 403: ['INVALID_CREDENTIALS', 'ACCOUNT_INACTIVE'], 429: ['RATE_LIMITED'] },
+    handler: (ctx, actor, input) => agentAuth(ctx, actor, input),
   },
   {
     name: 'client-dashboard', method: 'GET', roles: [...reseller],
@@ -71,16 +82,16 @@ export const portalEndpoints: Endpoint[] = [
   },
   {
     name: 'client-calls', method: 'GET', roles: [...reseller],
-    summary: 'Answered calls of the client, newest first',
-    input: T.Object({ login: Login, ...CursorPagingIn }),
+    summary: 'Answered calls of the client, newest first; from and to keep the days they started on',
+    input: T.Object({ login: Login, ...CursorPagingIn, ...StartedWithinIn }),
     output: PortalCallsOut,
     errors: NotFound,
     handler: (ctx, actor, input) => clientCalls(ctx, actor, input, 'answered'),
   },
   {
     name: 'client-failed-calls', method: 'GET', roles: [...reseller],
-    summary: 'Failed (unanswered) calls of the client, newest first',
-    input: T.Object({ login: Login, ...CursorPagingIn }),
+    summary: 'Failed (unanswered) calls of the client, newest first; from and to keep the days they started on',
+    input: T.Object({ login: Login, ...CursorPagingIn, ...StartedWithinIn }),
     output: PortalCallsOut,
     errors: NotFound,
     handler: (ctx, actor, input) => clientCalls(ctx, actor, input, 'failed'),
@@ -103,8 +114,11 @@ export const portalEndpoints: Endpoint[] = [
   },
   {
     name: 'client-rates', method: 'GET', roles: [...reseller],
-    summary: 'Retail rates of the client\'s plan: prefix, destination, rate per minute, connect charge, billing blocks',
-    input: T.Object({ login: Login, ...Paging }),
+    summary: 'Retail rates of the client\'s plan: prefix, destination, rate per minute, connect charge, billing blocks; search by prefix or destination',
+    input: T.Object({
+      login: Login, ...Paging,
+      search: Opt(Text('All digits: the prefixes starting with them (44: 44, 447, …); other text: the destinations whose name contains it, case aside. total counts what it keeps')),
+    }),
     output: T.Object({
       login: T.String(),
       plan: Nullable(T.Object({ id: T.Integer(), name: T.String() })),
