@@ -14,6 +14,7 @@ import type { PaymentProvider, ProviderName } from './payments/provider.js';
 import { Pages } from './render.js';
 import { agentRoutes } from './routes/agent.js';
 import { clientRoutes } from './routes/client.js';
+import { esimRoutes } from './routes/esim.js';
 import { phoneRoutes } from './routes/phone.js';
 import { smsRoutes } from './routes/sms.js';
 import { topUpRoutes } from './routes/topup.js';
@@ -104,6 +105,7 @@ export async function buildPortal(config: PortalConfig, log: pino.Logger, provid
   topUpRoutes(app, ctx);
   phoneRoutes(app, ctx);
   smsRoutes(app, ctx);
+  esimRoutes(app, ctx);
 
   app.setNotFoundHandler((request, reply) => page(ctx, request, reply, 'message', { title: 'error.not_found', message: '' }, 404));
   app.setErrorHandler((err, request, reply) => {

@@ -52,6 +52,20 @@ const en = {
   'sms.sent': 'SMS to {phone} sent: {segments} part(s), {encoding}, {cost}.',
   'sms.refused': 'The SMS to {phone} was not accepted ({reason}). {segments} part(s), {encoding}, {cost} charged for the attempt.',
   'sms.unavailable': 'SMS cannot be sent at the moment. Please contact support.',
+  'nav.esim': 'eSIM', 'esim.search': 'Country, region or name', 'esim.search_submit': 'Search',
+  'esim.balance': 'Your balance: {balance}', 'esim.packages_total': 'packages', 'esim.no_packages': 'No packages found.',
+  'esim.package': 'Package', 'esim.countries': 'Countries', 'esim.countries_many': '{count} countries', 'esim.data': 'Data',
+  'esim.validity': 'Valid for', 'esim.days': '{days} days', 'esim.price': 'Price', 'esim.buy': 'Buy',
+  'esim.orders': 'My eSIMs', 'esim.no_orders': 'No eSIMs bought yet.', 'esim.bought_at': 'Bought', 'esim.status': 'Status',
+  'esim.view': 'Show', 'esim.order': 'eSIM', 'esim.back': 'All my eSIMs',
+  'esim.status_pending': 'Being confirmed', 'esim.status_allocating': 'Being prepared', 'esim.status_ready': 'Ready',
+  'esim.status_refunded': 'Refunded',
+  'esim.bought': '{name} bought for {price}.',
+  'esim.refused': 'The provider did not accept {name} ({reason}); {price} was refunded.',
+  'esim.preparing': 'Your eSIM is being prepared. Reload this page in a moment to see its QR code.',
+  'esim.install': 'Scan the QR code with the phone that will use the eSIM (settings, mobile data, add eSIM), or enter the activation code by hand.',
+  'esim.qr': 'QR code of the eSIM', 'esim.activation_code': 'Activation code', 'esim.iccid': 'ICCID',
+  'esim.used': 'Used', 'esim.remaining': 'Remaining', 'esim.expires': 'Expires',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -106,6 +120,20 @@ const de: Partial<Record<MessageKey, string>> = {
   'sms.sent': 'SMS an {phone} gesendet: {segments} Teil(e), {encoding}, {cost}.',
   'sms.refused': 'Die SMS an {phone} wurde nicht angenommen ({reason}). {segments} Teil(e), {encoding}, {cost} für den Versuch berechnet.',
   'sms.unavailable': 'SMS können gerade nicht gesendet werden. Bitte wenden Sie sich an den Support.',
+  'nav.esim': 'eSIM', 'esim.search': 'Land, Region oder Name', 'esim.search_submit': 'Suchen',
+  'esim.balance': 'Ihr Guthaben: {balance}', 'esim.packages_total': 'Pakete', 'esim.no_packages': 'Keine Pakete gefunden.',
+  'esim.package': 'Paket', 'esim.countries': 'Länder', 'esim.countries_many': '{count} Länder', 'esim.data': 'Datenvolumen',
+  'esim.validity': 'Gültig für', 'esim.days': '{days} Tage', 'esim.price': 'Preis', 'esim.buy': 'Kaufen',
+  'esim.orders': 'Meine eSIMs', 'esim.no_orders': 'Noch keine eSIMs gekauft.', 'esim.bought_at': 'Gekauft', 'esim.status': 'Status',
+  'esim.view': 'Anzeigen', 'esim.order': 'eSIM', 'esim.back': 'Alle meine eSIMs',
+  'esim.status_pending': 'Wird bestätigt', 'esim.status_allocating': 'Wird bereitgestellt', 'esim.status_ready': 'Bereit',
+  'esim.status_refunded': 'Erstattet',
+  'esim.bought': '{name} für {price} gekauft.',
+  'esim.refused': 'Der Anbieter hat {name} nicht angenommen ({reason}); {price} wurden erstattet.',
+  'esim.preparing': 'Ihre eSIM wird bereitgestellt. Laden Sie diese Seite gleich neu, um ihren QR-Code zu sehen.',
+  'esim.install': 'Scannen Sie den QR-Code mit dem Telefon, das die eSIM nutzen soll (Einstellungen, Mobile Daten, eSIM hinzufügen), oder geben Sie den Aktivierungscode von Hand ein.',
+  'esim.qr': 'QR-Code der eSIM', 'esim.activation_code': 'Aktivierungscode', 'esim.iccid': 'ICCID',
+  'esim.used': 'Verbraucht', 'esim.remaining': 'Verbleibend', 'esim.expires': 'Läuft ab',
 };
 
 export const MESSAGES: Record<Language, Partial<Record<MessageKey, string>>> = { en, de };

@@ -12,7 +12,7 @@ const VIEWS = path.join(path.dirname(new URL(import.meta.url).pathname), 'views'
 const CLIENT_MENU: Array<[string, MessageKey]> = [
   ['/', 'nav.dashboard'], ['/calls', 'nav.calls'], ['/failed-calls', 'nav.failed'], ['/refills', 'nav.refills'],
   ['/sip', 'nav.sip'], ['/callerids', 'nav.callerids'], ['/rates', 'nav.rates'], ['/topup', 'nav.topup'],
-  ['/sms', 'nav.sms'], ['/phone', 'nav.phone'], ['/profile', 'nav.profile'], ['/password', 'nav.password'],
+  ['/sms', 'nav.sms'], ['/esim', 'nav.esim'], ['/phone', 'nav.phone'], ['/profile', 'nav.profile'], ['/password', 'nav.password'],
 ];
 const AGENT_MENU: Array<[string, MessageKey]> = [
   ['/agent', 'nav.clients'], ['/agent/transfer', 'nav.transfer'], ['/agent/transactions', 'nav.transactions'], ['/agent/markup', 'nav.markup'],

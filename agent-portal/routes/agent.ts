@@ -4,12 +4,12 @@ import crypto from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../api.js';
 import { agentSession, apiErrorText, flash, languageOf, page, type PortalContext } from '../context.js';
+import { str } from '../forms.js';
 import { translator } from '../i18n.js';
 import { formatMoney } from '../render.js';
 import { loginRoutes } from './login.js';
 
 type Query = Record<string, string | undefined>;
-const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
 export function agentRoutes(app: FastifyInstance, ctx: PortalContext): void {
   const { api, config } = ctx;

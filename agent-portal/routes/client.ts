@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../api.js';
 import { apiErrorText, clientSession, flash, languageOf, page, type PortalContext } from '../context.js';
+import { str, withQuery } from '../forms.js';
 import { translator } from '../i18n.js';
 import { formatMoney } from '../render.js';
 import { loginRoutes } from './login.js';
@@ -13,13 +14,6 @@ const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 type Query = Record<string, string | undefined>;
 
 const dateParam = (v: string | undefined) => (v && DATE_RE.test(v) ? v : undefined);
-const str = (v: unknown) => (typeof v === 'string' ? v : '');
-
-function withQuery(path: string, q: Record<string, string | undefined>): string {
-  const params = new URLSearchParams(Object.entries(q).filter((e): e is [string, string] => Boolean(e[1])));
-  const s = params.toString();
-  return s ? `${path}?${s}` : path;
-}
 
 /** Spend per day over the last 30 days, as bars of an inline SVG chart. */
 function spendChart(calls: Array<{ starttime: string; cost: number | string }>, today: Date, currencyLabel: (n: number) => string) {

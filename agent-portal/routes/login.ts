@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../api.js';
 import { apiErrorText, languageOf, page, visitorSession, type PortalContext } from '../context.js';
+import { str } from '../forms.js';
 import { translator, type MessageKey } from '../i18n.js';
 import { clearSessionCookie, writeSessionCookie, type Session } from '../session.js';
 
@@ -16,8 +17,6 @@ export interface LoginForm {
   /** Checks the credentials with Ledgerline; the account to log in, or an ApiError. */
   check: (login: string, password: string, clientIp: string) => Promise<{ login: string; name: string | null; lang: Session['lang'] }>;
 }
-
-const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
 export function loginRoutes(app: FastifyInstance, ctx: PortalContext, form: LoginForm): void {
   const { config } = ctx;

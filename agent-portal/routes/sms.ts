@@ -2,10 +2,10 @@
 // client's messages with their status (`history`). The agent's reseller key acts for a client
 // only through `client_login`, and every call names the session's client: a login in a form
 // or a URL is ignored. Prices and costs are what the API charges the client (its retail price).
-import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../api.js';
 import { apiErrorText, clientSession, flash, languageOf, page, type PortalContext } from '../context.js';
+import { formId, idempotencyHeader, offsetParam, str } from '../forms.js';
 import { translator, type MessageKey } from '../i18n.js';
 import { formatMoney } from '../render.js';
 import type { Session } from '../session.js';
@@ -16,7 +16,6 @@ const MAX_OFFSET = 100_000;
 /** Characters a text may have: the API splits it into at most its segment limit. */
 const MAX_TEXT = 1530;
 type Query = Record<string, string | undefined>;
-const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
 /** A message as the SMS API's history lists it (the fields this page shows). */
 interface SmsMessage {
@@ -36,9 +35,6 @@ const STATUS_LABELS: Record<string, MessageKey> = {
   DELIVERED: 'sms.status_delivered', FAILED: 'sms.status_failed', CANCELLED: 'sms.status_cancelled',
 };
 
-/** One id per form shown: a double submit or a retried POST sends one message. */
-const formId = () => `portal-sms-${crypto.randomBytes(12).toString('hex')}`;
-
 export function smsRoutes(app: FastifyInstance, ctx: PortalContext): void {
   const { api, config } = ctx;
   const moneyLabel = (v: unknown) => `${formatMoney(v)} ${config.currency}`;
@@ -54,7 +50,7 @@ export function smsRoutes(app: FastifyInstance, ctx: PortalContext): void {
   async function smsPage(request: FastifyRequest, reply: FastifyReply, s: Session,
     form: { phone?: string; text?: string; error?: string } = {}, status = 200): Promise<FastifyReply> {
     const t = translator(languageOf(ctx, request, s));
-    const offset = Math.max(0, Math.min(MAX_OFFSET, Math.floor(Number((request.query as Query).offset) || 0)));
+    const offset = offsetParam((request.query as Query).offset, MAX_OFFSET);
     let messages: SmsMessage[] = [];
     let total = 0;
     let listError: string | undefined;
@@ -71,7 +67,7 @@ export function smsRoutes(app: FastifyInstance, ctx: PortalContext): void {
       error: m.error_code,
     }));
     return page(ctx, request, reply, 'sms', {
-      title: 'nav.sms', externalId: formId(), phone: form.phone ?? '', text: form.text ?? '', maxText: MAX_TEXT,
+      title: 'nav.sms', externalId: formId('sms'), phone: form.phone ?? '', text: form.text ?? '', maxText: MAX_TEXT,
       messages: rows, total, currency: config.currency,
       nextHref: offset + rows.length < total ? `/sms?offset=${offset + PAGE_ROWS}` : null,
       firstHref: offset > 0 ? '/sms' : null,
@@ -95,8 +91,7 @@ export function smsRoutes(app: FastifyInstance, ctx: PortalContext): void {
     const t = translator(languageOf(ctx, request, s));
     try {
       const payload = { client_login: s.login, phone, message: text };
-      // Without the form's id (a hand-made request) the message is still sent, once per request.
-      const res = await api.post('sms', 'send', payload, key && key.length <= 200 ? { 'Idempotency-Key': key } : {});
+      const res = await api.post('sms', 'send', payload, idempotencyHeader(key));
       const figures = { phone, segments: res.segments, encoding: res.encoding, cost: moneyLabel(res.cost) };
       if (res.status === 'FAILED') {
         // The fee is for the attempt: the API keeps it even when the provider refuses the message.

@@ -26,6 +26,24 @@ export async function reachableClient(db: Db | Trx, actor: Actor, login: unknown
   return account;
 }
 
+/**
+ * Who a request acts as when a reseller key names one of its clients (`client_login`): that
+ * client exactly as its own key would authenticate it, so prices, balance, charges and
+ * ownership are the client's. Active while the client and the reseller are, as the client's
+ * own key would be. Any other key, or no login, acts as itself: a client key never acts for
+ * someone else. A login that is not the reseller's client answers 404 (reachableClient).
+ */
+export async function actingFor(db: Db | Trx, actor: Actor, clientLogin: unknown): Promise<Actor> {
+  if (actor.role !== 'reseller' || clientLogin === undefined || clientLogin === null) return actor;
+  const client = await reachableClient(db, actor, clientLogin);
+  const ownActive = client.active === 1;
+  return {
+    id: Number(client.id), login: client.login, role: 'client', keyId: actor.keyId, parentId: actor.id,
+    ownActive, active: ownActive && actor.ownActive,
+    readAtAuth: { balanceMicros: client.balance_micros, planId: client.plan_id === null ? null : Number(client.plan_id), planName: null },
+  };
+}
+
 export async function accountById(db: Db | Trx, id: number): Promise<Account> {
   const account = await db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
   if (!account) throw notFound('Account');

@@ -9,10 +9,10 @@ import {
   cancelCampaign, cancelScheduledSms, createCampaign, listCampaigns, scheduledSms, scheduleSms,
 } from '../sms/scheduling.js';
 import type { ApiDefinition, Endpoint } from './endpoint.js';
-import { IdIn, LoginIn, Money4, Nullable, Opt, PageOut, PagingIn, Text } from './wire-types.js';
+import { ClientLoginIn, IdIn, Money4, Nullable, Opt, PageOut, PagingIn, Text } from './wire-types.js';
 
 const payers = ['client', 'reseller'] as const;
-const ClientLogin = { client_login: Opt(LoginIn) };
+const ClientLogin = ClientLoginIn('required with a reseller key; a client key acts for itself');
 const Rate6 = T.String({ pattern: '^\\d+\\.\\d{6}$', description: 'Price of one segment, 6 decimals' });
 const Status = T.String({ description: 'SCHEDULED, QUEUED, SENT_TO_PROVIDER, DELIVERED, FAILED or CANCELLED' });
 const ProviderIn = Opt(Text('Provider code (see providers); default cryptosms'));

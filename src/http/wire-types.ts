@@ -27,8 +27,13 @@ export const FlagIn = T.Union([
 ], { description: 'true or false; 1/0, "1"/"0" and "true"/"false" are accepted too' });
 
 /** An optional field; `null` reads as absent, as PHP clients send it. */
-export const Opt = <S extends TSchema>(schema: S) =>
-  T.Optional(T.Union([schema, T.Null()], schema.description ? { description: schema.description } : {}));
+export const Opt = <S extends TSchema>(schema: S, description = schema.description) =>
+  T.Optional(T.Union([schema, T.Null()], description ? { description } : {}));
+
+/** `client_login` of the APIs a reseller key uses on behalf of its clients; `note` says when it applies. */
+export const ClientLoginIn = (note: string) => ({
+  client_login: Opt(LoginIn, `The login of the reseller's own client to act for, as the client's own key would (any other answers 404); ${note}. An all-digit login may be sent as a JSON number`),
+});
 
 /** `limit` and `offset` of list endpoints (CONTRACT §2). */
 export const PagingIn = {

@@ -3,22 +3,12 @@
 // ordering nothing, an upstream that fails or answers too late resolved by the worker without a
 // second order, concurrent buys that never overspend, a retry that buys once, and tenancy.
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import { applyMarkup, formatMoney } from '../../src/money.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/esim-upstream.js';
+import { decodeQr } from '../helpers/qr.js';
 import { until } from '../helpers/until.js';
 import { createClient, createPlan, isPostgres, startTestServer, type TestServer } from '../helpers/server.js';
-
-const require = createRequire(import.meta.url);
-const { PNG } = require('pngjs') as { PNG: { sync: { read(buffer: Buffer): { width: number; height: number; data: Buffer } } } };
-const jsQR = require('jsqr') as (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
-
-/** What a PNG data URL's QR code says. */
-function decodeQr(dataUrl: string): string | null {
-  const png = PNG.sync.read(Buffer.from(dataUrl.replace(/^data:image\/png;base64,/, ''), 'base64'));
-  return jsQR(new Uint8ClampedArray(png.data), png.width, png.height)?.data ?? null;
-}
 
 describe('eSIM API: buying', () => {
   let fake: FakeUpstream;

@@ -64,3 +64,11 @@ export class Visitor {
     return this.request(path, { form: { _csrf: Visitor.csrf(form.text), login, password } });
   }
 }
+
+/** A visitor logged in as the client, through the login form. */
+export async function loggedIn(portal: RunningPortal, client: { login: string; password: string }): Promise<Visitor> {
+  const v = new Visitor(portal.url);
+  const res = await v.login('/login', client.login, client.password);
+  if (res.status !== 303) throw new Error(`${client.login} could not log in (${res.status}): ${res.text.slice(0, 300)}`);
+  return v;
+}

@@ -191,6 +191,25 @@ export async function createClient(t: TestServer, planId: number, extra: Record<
   return { login: body.client.login, key: body.api_key, sip: body.sip, password, id: body.client.id };
 }
 
+/** A reseller's client, made with the reseller's key, with `amount` transferred to it when given. */
+export async function createResellerClient(t: TestServer, resellerKey: string, planId: number, opts: { amount?: string; password?: string } = {}) {
+  const password = opts.password ?? `Pw${crypto.randomBytes(6).toString('hex')}7`;
+  const created = await t.call('reseller', 'create-client', { key: resellerKey, body: { plan_id: planId, password } });
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  const login: string = created.body.client.login;
+  if (opts.amount && opts.amount !== '0') {
+    const moved = await t.call('reseller', 'transfer', { key: resellerKey, body: { login, amount: opts.amount } });
+    assert.equal(moved.status, 200, JSON.stringify(moved.body));
+  }
+  return { login, key: created.body.api_key as string, password };
+}
+
+/** An account's balance as stored, in micros, for exact comparisons. */
+export async function balanceMicros(t: TestServer, login: string): Promise<bigint> {
+  const row = await t.server.ctx.db.selectFrom('accounts').select('balance_micros').where('login', '=', login).executeTakeFirstOrThrow();
+  return BigInt(row.balance_micros);
+}
+
 export interface CliResult { code: number; stdout: string; stderr: string }
 
 /** Runs `node bin/ledgerline.js ...args` against the test server's database. */
