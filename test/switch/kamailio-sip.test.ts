@@ -361,8 +361,9 @@ async function concurrentCalls(s: Setup) {
   assert.equal(after.reserved, 0n);
   assert.equal(after.balance, 3_500_000n - charged);
   assert.ok(after.balance >= 0n, `overspent: ${after.balance}`);
-  // Everything the balance paid for was talked: cut calls used their whole reservation.
-  assert.ok(after.balance <= 30_000n, `left unused ${after.balance} µ`);
+  // Everything the balance paid for was talked: each cut call used its reservation, but for
+  // the up to one second the dialog timer (whole seconds) may cut it early.
+  assert.ok(after.balance <= BigInt(answered) * 10_000n, `left unused ${after.balance} µ by ${answered} calls`);
 }
 
 async function ledgerlineStopped(s: Setup) {
