@@ -1,6 +1,7 @@
 // Real SIP peers for the switch tests: Kamailio run with deploy/kamailio/kamailio.cfg, and
 // sipp as the caller (UAC) and as the carrier (UAS), all on loopback. Every process started
-// here is stopped by its stop() (and killed with the test process at worst: no detached ones).
+// here is stopped by its stop(). Kamailio forks its workers: it runs in a process group of its
+// own, and stop() ends the whole group, so no worker outlives it holding the test's pipes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -26,12 +27,23 @@ function onExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after 5 s; to the process group when the child leads one. */
+async function stopProcess(child: ChildProcess, group = false): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      if (group && child.pid) process.kill(-child.pid, sig);
+      else child.kill(sig);
+    } catch { /* already gone */ }
+  };
   const exited = onExit(child);
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  signal('SIGTERM');
+  const timer = setTimeout(() => signal('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);
+  // The workers of a group may linger a moment after its leader: make sure none is left.
+  if (group) signal('SIGKILL');
+  child.stdout?.destroy();
+  child.stderr?.destroy();
 }
 
 /** One SIP request over UDP; resolves with the status line's code, or null after `ms`. */
@@ -92,13 +104,17 @@ export async function startKamailio(o: KamailioOptions): Promise<Kamailio> {
   ];
   const args = ['-DD', '-E', '-f', KAMAILIO_CFG, '-Y', runDir, '-w', runDir, '-m', '64', '-M', '8',
     ...defines.flatMap((d) => ['-A', d])];
-  const child = spawn(o.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(o.binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // Detached, it would outlive a test process that dies: the group goes with it.
+  const killGroup = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } };
+  process.once('exit', killGroup);
   let output = '';
   const keep = (d: Buffer) => { output = (output + d.toString()).slice(-400_000); };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const stop = async () => {
-    await stopProcess(child);
+    process.off('exit', killGroup);
+    await stopProcess(child, true);
     fs.rmSync(runDir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 20_000;
