@@ -111,6 +111,9 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`ledgerline: unknown command "${command}"\n\n${HELP}\n`);
     return 2;
   }
+  // A wrong command line is told before any database is opened: it needs none, and it must
+  // not depend on one answering.
+  const input = operation ? fieldsFrom(argv.slice(1), POSITIONAL_FIELDS[command]) : {};
   const { ctx, handle } = await openContext(config, log);
   try {
     if (command === 'migrate') {
@@ -159,7 +162,6 @@ async function run(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify({ success: true, ...summary, cpu_nice: os.getPriority() }, null, 2) + '\n');
       return 0;
     }
-    const input = fieldsFrom(argv.slice(1), POSITIONAL_FIELDS[command]);
     const result = await operation!.run(ctx, actor, input);
     if (operation!.method !== 'GET') await audit();
     // Acknowledge only what is on disk (SQLite group commit).

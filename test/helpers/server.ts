@@ -213,7 +213,7 @@ export async function balanceMicros(t: TestServer, login: string): Promise<bigin
 export interface CliResult { code: number; stdout: string; stderr: string }
 
 /** Runs `node bin/ledgerline.js ...args` against the test server's database. */
-export function runCli(t: TestServer, args: string[], opts: { dataDir?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(t: TestServer, args: string[], opts: { dataDir?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -222,6 +222,7 @@ export function runCli(t: TestServer, args: string[], opts: { dataDir?: string; 
     LEDGERLINE_SECRET: t.config.secret,
     LEDGERLINE_DATA_DIR: opts.dataDir ?? t.config.dataDir,
     LOG_LEVEL: 'error',
+    ...opts.env,
   };
   return new Promise((resolve) => {
     execFile(process.execPath, [path.join(root, 'bin', 'ledgerline.js'), ...args], { cwd: root, env, timeout: opts.timeoutMs ?? 60_000 },

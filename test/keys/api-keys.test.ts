@@ -217,10 +217,17 @@ describe('API keys: list, revoke, rotate', () => {
     assert.equal(JSON.parse(revoked.stdout).api_key.active, false);
     assert.equal(await meStatus(client.key), 401);
     const unknown = await runCli(t, ['revoke-api-key', '99999999']);
-    assert.equal(unknown.code, 1);
+    assert.equal(unknown.code, 1, unknown.stderr);
     assert.match(unknown.stderr, /NOT_FOUND/);
     const usage = await runCli(t, ['api-keys', client.login, 'extra']);
-    assert.equal(usage.code, 2);
+    assert.equal(usage.code, 2, usage.stderr);
+    assert.match(usage.stderr, /unexpected argument "extra"/);
+  });
+
+  it('CLI: a wrong command line is told without a database (none answers here)', async () => {
+    const usage = await runCli(t, ['api-keys', 'alice', 'extra'], { env: { DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none' } });
+    assert.equal(usage.code, 2, usage.stderr);
+    assert.match(usage.stderr, /unexpected argument "extra"/);
   });
 });
 
