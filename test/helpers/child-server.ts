@@ -2,17 +2,26 @@
 // tests that kill it (SIGKILL mid-traffic) and start it again on the same data.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { buildIsFresh } from '../../scripts/build-freshness.mjs';
 import { freePort } from './net.js';
 import type { TestServer } from './server.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+
+/**
+ * Node's arguments that start the server: the build, as `npm start` runs it, when dist/ is newer
+ * than every source (in CI, where the quick-start check built it); else the sources through tsx.
+ */
+export function serverArgs(): string[] {
+  return buildIsFresh() ? [path.join(root, 'dist', 'src', 'main.js')] : ['--import', 'tsx', path.join(root, 'src', 'main.ts')];
+}
 
 export interface Child { url: string; process: ChildProcess; output: () => string }
 
 /** Started on `t`'s database (same secret, data directory and admin key), once it answers /readyz. */
 export async function startChild(t: TestServer, env: Record<string, string> = {}): Promise<Child> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, serverArgs(), {
     cwd: root,
     env: {
       ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: t.databaseUrl, DATABASE_SCHEMA: t.schema,

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { isPostgres, testDatabaseUrl } from '../helpers/server.js';
+import { serverArgs } from '../helpers/child-server.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 
@@ -113,7 +114,7 @@ describe('README examples against a DEMO=1 server', () => {
         await c.end();
       };
     }
-    child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'main.ts')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, serverArgs(), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stderr!.on('data', (chunk) => { output += chunk; });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the demo server did not start:\n${output}`)), 60_000);
