@@ -28,12 +28,18 @@ let exitCode = 0;
  */
 const WAITING_FILES = new Set(['test/switch/kamailio-sip.test.ts']);
 
+/**
+ * Test files run at once: one per core and one more, since a file spends part of its time
+ * waiting on sockets, timers and the processes it starts. LEDGERLINE_TEST_CONCURRENCY overrides.
+ */
+const concurrency = Number(process.env.LEDGERLINE_TEST_CONCURRENCY) || os.availableParallelism() + 1;
+
 /** `node --test` on `list`; resolves with its exit status and its TAP report. */
 function runNodeTest(list, env, output) {
   const tap = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'll-tap-')), 'report.tap');
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [
-      '--import', 'tsx', '--test', '--test-concurrency=2',
+      '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
       '--test-reporter=spec', `--test-reporter-destination=${output ?? 'stdout'}`,
       '--test-reporter=tap', `--test-reporter-destination=${tap}`,
       ...list,
