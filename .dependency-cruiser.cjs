@@ -3,7 +3,7 @@
 //
 // Layers, top to bottom. A module imports from its own layer or below, never above:
 //   edge      protocol and process: http/, agi/, cli/, workers/, and the composition root
-//             (main.ts, server.ts, demo.ts) that wires them to the services
+//             (main.ts, server.ts, open-context.ts, demo.ts) that wires them to the services
 //   services  business rules, one folder per subject (accounts/, plans/, sip/, ...) and
 //             context.ts, the Ctx every service function is given
 //   storage   ledger/ (the only writer of balances) over db/ (Kysely, migrations, dialects)
@@ -17,7 +17,7 @@ const folders = (...names) => names.map((n) => `^src/${n}/`);
 const files = (...names) => names.map((n) => `^src/${n}\\.ts$`);
 
 const LAYERS = [
-  { name: 'edge', paths: [...folders('http', 'agi', 'cli', 'workers'), ...files('main', 'server', 'demo')] },
+  { name: 'edge', paths: [...folders('http', 'agi', 'cli', 'workers'), ...files('main', 'server', 'open-context', 'demo')] },
   {
     name: 'services',
     paths: [
@@ -80,9 +80,9 @@ const forbidden = [
   {
     name: 'composition-root-from-entry-only',
     severity: 'error',
-    comment: 'main.ts, server.ts and demo.ts wire the edge to the services; only the `ledgerline` command (cli/) starts them.',
+    comment: 'main.ts, server.ts, open-context.ts and demo.ts wire the edge to the services; only the `ledgerline` command (cli/) starts them.',
     from: { path: folders('http', 'agi', 'workers') },
-    to: { path: files('main', 'server', 'demo') },
+    to: { path: files('main', 'server', 'open-context', 'demo') },
   },
   // A file outside every layer would escape the rules above: each must be placed.
   {

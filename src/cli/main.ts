@@ -8,7 +8,7 @@ import { ADMIN_OPERATIONS } from '../admin/operations.js';
 import { loadConfig } from '../config.js';
 import { AppError, OverloadedError } from '../errors.js';
 import { importRatesCsv, InvalidRowsError, StderrProgress } from '../plans/csv-import.js';
-import { createLogger, openContext } from '../server.js';
+import { createLogger, openContext } from '../open-context.js';
 import { writeAudit } from '../audit/audit-log.js';
 
 /** Fields a command also takes as plain arguments, in this order: `ledgerline api-keys alice`. */
