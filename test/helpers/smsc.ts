@@ -23,6 +23,8 @@ export interface Submitted {
 export interface TestSmsc {
   port: number;
   submitted: Submitted[];
+  /** Message ids of the receipts acknowledged with status 0, in order. */
+  acknowledged: string[];
   binds: number;
   /** Answer no submit_sm (the SMSC stops answering). */
   silent: boolean;
@@ -52,10 +54,11 @@ export async function startSmsc(credentials = { systemId: 'ledgerline', password
     session.deliver_sm(receipt, (resp: PDU) => {
       pending.delete(receipt);
       if (resp.command_status !== 0) setTimeout(() => deliver(session, receipt), 100);
+      else smsc.acknowledged.push(String(receipt.receipted_message_id ?? /\bid:(\S+)/.exec(String(receipt.short_message))?.[1]));
     });
   };
   const smsc: TestSmsc = {
-    port: 0, submitted: [], binds: 0, silent: false, receipts: 'tlv', outcome: () => 'DELIVRD',
+    port: 0, submitted: [], acknowledged: [], binds: 0, silent: false, receipts: 'tlv', outcome: () => 'DELIVRD',
     dropConnections() { for (const s of sessions) s.destroy(); },
     async close() {
       for (const s of sessions) s.destroy();

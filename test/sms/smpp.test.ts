@@ -5,6 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient, createPlan, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
+import pino from 'pino';
+import { SmppAdapter } from '../../src/sms/providers/smpp.js';
+import type { DeliveryReport } from '../../src/sms/providers/adapter.js';
 import { reassemble, startSmsc, type TestSmsc } from '../helpers/smsc.js';
 import { until } from '../helpers/until.js';
 
@@ -128,5 +131,35 @@ describe('SMS over SMPP', () => {
     await until('the campaign', async () => (await t.server.ctx.db.selectFrom('sms_messages').select('status')
       .where('campaign_id', '=', res.body.campaign_id).execute()), (rows) => rows.every((r) => r.status === 'DELIVERED'));
     for (const phone of phones) assert.equal(partsTo(phone.slice(1)).length, 1, phone);
+  });
+});
+
+describe('SMPP adapter: shutdown', () => {
+  it('a receipt being applied when the adapter closes is answered before the connection goes', async () => {
+    const smsc = await startSmsc();
+    try {
+      let seen!: (report: DeliveryReport) => void;
+      const reportSeen = new Promise<DeliveryReport>((resolve) => { seen = resolve; });
+      let apply!: () => void;
+      const adapter = new SmppAdapter({
+        code: 'carrier', name: 'Carrier', adapter: 'smpp', url: `smpp://127.0.0.1:${smsc.port}`, systemId: 'ledgerline',
+        password: 'secret', systemType: '', window: 4, tps: 100, responseTimeoutMs: 2000,
+      }, {
+        log: pino({ level: 'silent' }),
+        // Applying the receipt takes until the test says so: it is in flight when close() begins.
+        onReport: (report) => { seen(report); return new Promise((resolve) => { apply = () => resolve('done'); }); },
+      });
+      const sent = await adapter.submit({ id: 1, phone: '+447700900009', senderId: 'Brand', text: 'hello', encoding: 'GSM-7' });
+      assert.equal(sent.accepted, true);
+      const report = await reportSeen;
+      assert.equal(report.delivered, true);
+      const closed = adapter.close();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      apply();
+      await closed;
+      assert.deepEqual(smsc.acknowledged, [report.providerMessageId], 'the SMSC got its answer before the connection closed');
+    } finally {
+      await smsc.close();
+    }
   });
 });

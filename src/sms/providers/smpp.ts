@@ -51,6 +51,12 @@ export function receiptOf(pdu: PDU): DeliveryReport | null {
   return failure ? { providerMessageId: id, delivered: false, errorCode: failure } : null;
 }
 
+/**
+ * How long a shutdown waits for the receipts being applied, so that each is answered rather
+ * than cut off with the connection (the SMSC would deliver those again, on the next bind).
+ */
+const RECEIPT_DRAIN_MS = 2000;
+
 /** deliver_sm_resp status asking the SMSC to deliver the receipt again later (ESME_RX_T_APPN). */
 const TRY_AGAIN_LATER = 0x64;
 
@@ -71,6 +77,8 @@ export class SmppAdapter implements SmsAdapter {
   /** When the next submit_sm may go, for the throughput limit. */
   #nextSendAt = 0;
   #reference = 0;
+  /** Receipts handed to onReport and not yet answered: a shutdown waits for them. */
+  #receiptsInFlight = new Set<Promise<void>>();
 
   constructor(private readonly config: SmppConfig, private readonly options: SmppAdapterOptions) {
     this.#connect();
@@ -103,13 +111,16 @@ export class SmppAdapter implements SmsAdapter {
     session.on('deliver_sm', (pdu: PDU) => {
       const report = receiptOf(pdu);
       if (!report) { session.send(pdu.response()); return; }
-      this.options.onReport(report).then(
-        (outcome) => session.send(pdu.response(outcome === 'done' ? {} : { command_status: TRY_AGAIN_LATER })),
+      // Shutting down: the database may be gone by the time this one would be applied.
+      if (this.#closed) { session.send(pdu.response({ command_status: TRY_AGAIN_LATER })); return; }
+      const answered: Promise<void> = this.options.onReport(report).then(
+        (outcome) => { session.send(pdu.response(outcome === 'done' ? {} : { command_status: TRY_AGAIN_LATER })); },
         (err: unknown) => {
           this.options.log.error({ err, provider: this.config.code }, 'SMPP receipt not applied; the SMSC is asked to send it again');
           session.send(pdu.response({ command_status: TRY_AGAIN_LATER }));
         },
-      );
+      ).finally(() => this.#receiptsInFlight.delete(answered));
+      this.#receiptsInFlight.add(answered);
     });
     session.on('enquire_link', (pdu: PDU) => { session.send(pdu.response()); });
     session.on('unbind', (pdu: PDU) => { session.send(pdu.response()); session.close(); });
@@ -208,6 +219,15 @@ export class SmppAdapter implements SmsAdapter {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#reconnect) clearTimeout(this.#reconnect);
+    // Receipts being applied are answered before the connection goes, within a bound.
+    if (this.#receiptsInFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.#receiptsInFlight]),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, RECEIPT_DRAIN_MS); }),
+      ]);
+      clearTimeout(timer);
+    }
     const session = this.#session;
     this.#session = null;
     this.#bound = false;
