@@ -1,4 +1,3 @@
 export const root: string;
 export const stampPath: string;
-export function sourcesMtimeMs(): number;
 export function buildIsFresh(): boolean;

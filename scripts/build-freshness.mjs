@@ -22,7 +22,7 @@ function newestMtimeMs(dir) {
 }
 
 /** The newest modification time among the build's inputs, in ms. */
-export function sourcesMtimeMs() {
+function sourcesMtimeMs() {
   return Math.max(
     ...SOURCE_DIRS.filter((d) => fs.existsSync(path.join(root, d))).map((d) => newestMtimeMs(path.join(root, d))),
     ...INPUT_FILES.map((f) => fs.statSync(path.join(root, f)).mtimeMs),
